@@ -1,0 +1,83 @@
+# Every target bootstraps what it needs: a .venv with the pinned Python packages and
+# node_modules with the pinned CDK CLI (plus a supported Node.js when the machine's is too old).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAGE ?= dev
+PORT ?= 3000
+
+# Use the machine's Node.js when it is 22 or newer; otherwise npm installs the `node` package
+# (an optional dependency that ships the binary) and node_modules/.bin puts it first on PATH.
+NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+NPM_CI_FLAGS := $(if $(shell [ $(NODE_MAJOR) -ge 22 ] && echo ok),--omit=optional,)
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+# No telemetry prompt or notices from the CLI, no upgrade nag from pip.
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+CDK := node_modules/.bin/cdk --no-notices
+
+.PHONY: help setup test lint synth diff deploy destroy bootstrap snapshot-update local bench clean
+
+help:
+	@echo "make local            run the whole service on http://127.0.0.1:$(PORT) (no AWS, no Docker)"
+	@echo "make test             run every test"
+	@echo "make lint             ruff and mypy"
+	@echo "make synth            synthesize both stages into cdk.out/"
+	@echo "make diff STAGE=dev   show what a deploy would change"
+	@echo "make deploy STAGE=dev deploy to the account of your AWS credentials"
+	@echo "make destroy STAGE=dev"
+	@echo "make snapshot-update  accept template changes into the snapshots"
+	@echo "make bench            benchmarks (figures in docs/PERFORMANCE.md)"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt layers/pillow/requirements.txt layers/powertools/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund $(NPM_CI_FLAGS)
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy app.py stacks lambda_src local_runner
+
+synth: setup
+	$(CDK) synth --quiet -c stage=dev --output cdk.out/dev
+	$(CDK) synth --quiet -c stage=prod --output cdk.out/prod
+	@echo "Templates: cdk.out/dev/ImageService-dev.template.json cdk.out/prod/ImageService-prod.template.json"
+
+bootstrap: setup
+	$(CDK) bootstrap -c stage=$(STAGE)
+
+diff: setup
+	$(CDK) diff -c stage=$(STAGE)
+
+deploy: setup
+	$(CDK) deploy -c stage=$(STAGE)
+
+destroy: setup
+	$(CDK) destroy -c stage=$(STAGE)
+
+snapshot-update: setup
+	$(PY) -m pytest tests/infra --snapshot-update
+
+local: setup
+	$(PY) -m local_runner --stage $(STAGE) --port $(PORT)
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,158 @@
+"""The REST API and the three functions behind it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.processing import renditions_json
+from stacks.service_function import LOG_RETENTION, ServiceFunction
+from stacks.settings import Settings
+
+API_TIMEOUT = Duration.seconds(20)  # well under API Gateway's 29 s integration limit
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: Settings,
+        bucket: s3.IBucket,
+        queue: sqs.IQueue,
+        pillow: lambda_.ILayerVersion,
+        powertools: lambda_.ILayerVersion,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        cors = ",".join(settings.cors_origins)
+        self.upload = ServiceFunction(
+            self,
+            "Upload",
+            settings=settings,
+            handler="image_service.upload.handler",
+            description="POST /upload: validates an image and stores it as an original",
+            memory_size=1024,
+            timeout=API_TIMEOUT,
+            environment={
+                "BUCKET_NAME": bucket.bucket_name,
+                "QUEUE_URL": queue.queue_url,
+                "MAX_UPLOAD_BYTES": str(settings.max_upload_bytes),
+                "MAX_IMAGE_PIXELS": str(settings.max_image_pixels),
+                "CORS_ORIGINS": cors,
+            },
+            layers=[pillow, powertools],
+        )
+        self.download_image = ServiceFunction(
+            self,
+            "DownloadImage",
+            settings=settings,
+            handler="image_service.download_image.handler",
+            description="GET /download/{name}: serves an original",
+            memory_size=256,
+            timeout=API_TIMEOUT,
+            environment={"BUCKET_NAME": bucket.bucket_name, "CORS_ORIGINS": cors},
+            layers=[powertools],
+        )
+        self.download_thumbnail = ServiceFunction(
+            self,
+            "DownloadThumbnail",
+            settings=settings,
+            handler="image_service.download_thumbnail.handler",
+            description="GET /download-thumbnail/{name}: serves a thumbnail rendition",
+            memory_size=256,
+            timeout=API_TIMEOUT,
+            environment={
+                "BUCKET_NAME": bucket.bucket_name,
+                "RENDITIONS": renditions_json(settings),
+                "DEFAULT_RENDITION": settings.default_rendition,
+                "CORS_ORIGINS": cors,
+            },
+            layers=[powertools],
+        )
+
+        access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            description=f"Image service ({settings.stage})",
+            # Every body is handed to the functions base64-encoded and every isBase64Encoded
+            # response is returned as bytes, whatever Accept header the client sends.
+            binary_media_types=["*/*"],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            default_cors_preflight_options=apigw.CorsOptions(
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Content-Type", "X-Filename", "X-Api-Key", "If-None-Match"],
+                expose_headers=["ETag", "Location", "Retry-After"],
+                max_age=Duration.hours(1),
+            )
+            if settings.cors_origins
+            else None,
+            deploy_options=apigw.StageOptions(
+                stage_name=settings.stage,
+                throttling_rate_limit=settings.throttle.rate,
+                throttling_burst_limit=settings.throttle.burst,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+                tracing_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                metrics_enabled=True,
+            ),
+        )
+        validator = apigw.RequestValidator(
+            self, "Validator", rest_api=self.rest_api, validate_request_parameters=True
+        )
+        method_options: dict[str, Any] = {
+            "api_key_required": settings.api_key_required,
+            "request_validator": validator,
+        }
+        self.rest_api.root.add_resource("upload").add_method(
+            "POST",
+            apigw.LambdaIntegration(self.upload.function),
+            **method_options,
+        )
+        for path, function in (
+            ("download", self.download_image),
+            ("download-thumbnail", self.download_thumbnail),
+        ):
+            self.rest_api.root.add_resource(path).add_resource("{name}").add_method(
+                "GET",
+                apigw.LambdaIntegration(function.function),
+                request_parameters={"method.request.path.name": True},
+                **method_options,
+            )
+
+        self.api_key: apigw.IApiKey | None = None
+        if settings.api_key_required:
+            plan = self.rest_api.add_usage_plan(
+                "UsagePlan",
+                throttle=apigw.ThrottleSettings(
+                    rate_limit=settings.throttle.rate, burst_limit=settings.throttle.burst
+                ),
+            )
+            plan.add_api_stage(stage=self.rest_api.deployment_stage)
+            self.api_key = self.rest_api.add_api_key("ApiKey")
+            plan.add_api_key(self.api_key)

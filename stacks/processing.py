@@ -1,0 +1,88 @@
+"""Thumbnail processing: the job queue, its dead-letter queue and the worker function."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.service_function import ServiceFunction
+from stacks.settings import Settings
+
+WORKER_TIMEOUT = Duration.seconds(60)
+WORKER_MEMORY_MB = 2048
+# Lambda's guidance: a visibility timeout of at least six times the function's timeout, so a
+# batch still being retried by the event source is never handed to a second worker.
+VISIBILITY_TIMEOUT = Duration.seconds(WORKER_TIMEOUT.to_seconds() * 6)
+MAX_RECEIVE_COUNT = 5
+BATCH_SIZE = 5
+
+
+def renditions_json(settings: Settings) -> str:
+    return json.dumps(
+        {r.name: {"width": r.width, "height": r.height, "fit": r.fit} for r in settings.renditions},
+        separators=(",", ":"),
+    )
+
+
+class ThumbnailProcessing(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: Settings,
+        bucket: s3.IBucket,
+        pillow: lambda_.ILayerVersion,
+        powertools: lambda_.ILayerVersion,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=VISIBILITY_TIMEOUT,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
+            ),
+        )
+        self.worker = ServiceFunction(
+            self,
+            "Worker",
+            settings=settings,
+            handler="image_service.thumbnail_worker.handler",
+            description="Renders every configured thumbnail rendition of an uploaded original",
+            memory_size=WORKER_MEMORY_MB,
+            timeout=WORKER_TIMEOUT,
+            environment={
+                "BUCKET_NAME": bucket.bucket_name,
+                "RENDITIONS": renditions_json(settings),
+                "MAX_IMAGE_PIXELS": str(settings.max_image_pixels),
+                "MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
+            },
+            layers=[pillow, powertools],
+        )
+        self.worker.function.add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=BATCH_SIZE,
+                max_batching_window=Duration.seconds(1),
+                report_batch_item_failures=True,
+                max_concurrency=settings.thumbnail_concurrency,
+            )
+        )

@@ -1,0 +1,117 @@
+"""A Lambda layer of pinned PyPI wheels, built without Docker.
+
+CDK's local bundling runs pip with `--platform manylinux_2_28_<arch> --python-version X.Y
+--only-binary=:all:`, so the layer holds exactly the wheels the function's runtime and
+architecture load, whatever machine synthesizes. Docker bundling is only the fallback for a
+machine without pip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, ILocalBundling, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from stacks.service_function import lambda_architecture, lambda_runtime
+from stacks.settings import Settings
+
+PLATFORM_TAGS = {"arm64": "manylinux_2_28_aarch64", "x86_64": "manylinux_2_28_x86_64"}
+
+
+def pip_install_args(requirements: Path | str, platform: str, python_version: str, target: str) -> list[str]:
+    """The one pip command both bundlers run: wheels only, for the target platform."""
+    return [
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--platform",
+        platform,
+        "--python-version",
+        python_version,
+        "--target",
+        target,
+        "--requirement",
+        str(requirements),
+    ]
+
+
+@jsii.implements(ILocalBundling)
+class _PipLocalBundling:
+    def __init__(self, requirements: Path, platform: str, python_version: str) -> None:
+        self._requirements = requirements
+        self._platform = platform
+        self._python_version = python_version
+
+    def try_bundle(self, output_dir: str, options: Any) -> bool:
+        if shutil.which("pip") is None and subprocess.call(
+            [sys.executable, "-m", "pip", "--version"], stdout=subprocess.DEVNULL
+        ):
+            return False  # no pip here: let CDK fall back to Docker bundling
+        args = pip_install_args(
+            self._requirements, self._platform, self._python_version, f"{output_dir}/python"
+        )
+        subprocess.run([sys.executable, "-m", "pip", *args], check=True)
+        return True
+
+
+class PythonLayer(Construct):
+    """`layers/<name>/requirements.txt` as a layer for the stage's runtime and architecture."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: Settings,
+        source: Path,
+        description: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        requirements = source / "requirements.txt"
+        platform = PLATFORM_TAGS[settings.architecture]
+        runtime = lambda_runtime(settings)
+        # The asset is named by what decides its bytes: the pins, the platform, the Python.
+        asset_hash = hashlib.sha256(
+            b"\0".join([requirements.read_bytes(), platform.encode(), settings.python_version.encode()])
+        ).hexdigest()
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Layer",
+            code=lambda_.Code.from_asset(
+                str(source),
+                asset_hash=asset_hash,
+                asset_hash_type=AssetHashType.CUSTOM,
+                bundling=BundlingOptions(
+                    image=runtime.bundling_image,
+                    command=[
+                        "bash",
+                        "-c",
+                        "pip " + " ".join(pip_install_args(
+                            "/asset-input/requirements.txt",
+                            platform,
+                            settings.python_version,
+                            "/asset-output/python",
+                        )),
+                    ],
+                    local=_PipLocalBundling(requirements, platform, settings.python_version),
+                ),
+            ),
+            compatible_runtimes=[runtime],
+            compatible_architectures=[lambda_architecture(settings)],
+            description=description,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+

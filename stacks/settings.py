@@ -1,0 +1,170 @@
+"""Typed, validated per-stage settings.
+
+`app.py` is the only reader of context: it hands the raw stage dictionary from `cdk.json` to
+`Settings.from_context`, which fails with a message naming the offending setting.
+Constructs receive the frozen result and never look at context or environment themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+RUNTIMES = ("python3.12", "python3.13", "python3.14")
+ARCHITECTURES = ("arm64", "x86_64")
+FITS = ("contain", "cover")
+REMOVAL_POLICIES = ("destroy", "retain")
+RENDITION_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+
+# A synchronous Lambda invocation carries at most 6 MB (6,291,456 bytes), and API Gateway
+# hands binary bodies over base64-encoded (4/3 larger): 4.5 MB of image leaves room for headers.
+MAX_UPLOAD_BYTES_CEILING = 4_500_000
+MAX_THUMBNAIL_EDGE = 4096
+
+
+class SettingsError(ValueError):
+    """A setting in cdk.json context is missing or invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class Rendition:
+    name: str
+    width: int
+    height: int
+    fit: str  # "contain" or "cover"
+
+
+@dataclass(frozen=True)
+class Throttle:
+    rate: float  # steady-state requests per second
+    burst: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    runtime: str
+    architecture: str
+    renditions: tuple[Rendition, ...]
+    default_rendition: str
+    max_upload_bytes: int
+    max_image_pixels: int
+    api_key_required: bool
+    cors_origins: tuple[str, ...]
+    throttle: Throttle
+    thumbnail_concurrency: int
+    removal_policy: str
+
+    @property
+    def python_version(self) -> str:
+        """`python3.13` -> `3.13`: the version the layer's wheels are chosen for."""
+        return self.runtime.removeprefix("python")
+
+    @classmethod
+    def from_context(cls, stage: str, raw: Mapping[str, Any]) -> Settings:
+        """Build settings for `stage` from its `cdk.json` context dictionary."""
+        if not isinstance(raw, Mapping):
+            raise SettingsError(f"stage '{stage}': settings must be an object")
+        known = {
+            "runtime",
+            "architecture",
+            "renditions",
+            "defaultRendition",
+            "maxUploadBytes",
+            "maxImagePixels",
+            "apiKeyRequired",
+            "corsOrigins",
+            "throttle",
+            "thumbnailConcurrency",
+            "removalPolicy",
+        }
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise SettingsError(f"stage '{stage}': unknown setting(s) {', '.join(unknown)}")
+
+        renditions = _renditions(raw.get("renditions"))
+        default_rendition = raw.get("defaultRendition", renditions[0].name)
+        if default_rendition not in {r.name for r in renditions}:
+            raise SettingsError(
+                f"defaultRendition: '{default_rendition}' is not one of the configured renditions"
+            )
+        throttle = raw.get("throttle")
+        if not isinstance(throttle, Mapping) or set(throttle) != {"rate", "burst"}:
+            raise SettingsError("throttle: expected an object {rate, burst}")
+        rate = _number("throttle.rate", throttle["rate"], minimum=1, maximum=10_000)
+        burst = _integer("throttle.burst", throttle["burst"], minimum=1, maximum=5_000)
+
+        cors = raw.get("corsOrigins")
+        if not isinstance(cors, list) or not all(isinstance(o, str) and o for o in cors):
+            raise SettingsError("corsOrigins: expected a list of origins (or [] for none)")
+        for origin in cors:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise SettingsError(f"corsOrigins: '{origin}' is not '*' or a scheme://host origin")
+
+        api_key_required = raw.get("apiKeyRequired")
+        if not isinstance(api_key_required, bool):
+            raise SettingsError("apiKeyRequired: expected true or false")
+
+        return cls(
+            stage=stage,
+            runtime=_choice("runtime", raw.get("runtime"), RUNTIMES),
+            architecture=_choice("architecture", raw.get("architecture"), ARCHITECTURES),
+            renditions=renditions,
+            default_rendition=default_rendition,
+            max_upload_bytes=_integer(
+                "maxUploadBytes",
+                raw.get("maxUploadBytes"),
+                minimum=1_024,
+                maximum=MAX_UPLOAD_BYTES_CEILING,
+            ),
+            max_image_pixels=_integer(
+                "maxImagePixels", raw.get("maxImagePixels"), minimum=1, maximum=200_000_000
+            ),
+            api_key_required=api_key_required,
+            cors_origins=tuple(cors),
+            throttle=Throttle(rate=rate, burst=burst),
+            thumbnail_concurrency=_integer(
+                "thumbnailConcurrency", raw.get("thumbnailConcurrency"), minimum=2, maximum=1_000
+            ),
+            removal_policy=_choice("removalPolicy", raw.get("removalPolicy"), REMOVAL_POLICIES),
+        )
+
+
+def _renditions(raw: Any) -> tuple[Rendition, ...]:
+    if not isinstance(raw, Mapping) or not raw:
+        raise SettingsError("renditions: expected a non-empty object {name: {width, height, fit}}")
+    result = []
+    for name, spec in raw.items():
+        if not RENDITION_NAME.match(name):
+            raise SettingsError(f"renditions: name '{name}' must match {RENDITION_NAME.pattern}")
+        if not isinstance(spec, Mapping) or set(spec) != {"width", "height", "fit"}:
+            raise SettingsError(f"renditions.{name}: expected exactly {{width, height, fit}}")
+        result.append(
+            Rendition(
+                name=name,
+                width=_integer(f"renditions.{name}.width", spec["width"], 1, MAX_THUMBNAIL_EDGE),
+                height=_integer(f"renditions.{name}.height", spec["height"], 1, MAX_THUMBNAIL_EDGE),
+                fit=_choice(f"renditions.{name}.fit", spec["fit"], FITS),
+            )
+        )
+    return tuple(result)
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise SettingsError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+    return str(value)
+
+
+def _integer(name: str, value: Any, minimum: int, maximum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise SettingsError(f"{name}: {value!r} is not a whole number from {minimum} to {maximum}")
+    return value
+
+
+def _number(name: str, value: Any, minimum: float, maximum: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not minimum <= value <= maximum:
+        raise SettingsError(f"{name}: {value!r} is not a number from {minimum} to {maximum}")
+    return float(value)
