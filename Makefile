@@ -10,9 +10,13 @@ STAGE ?= dev
 PORT ?= 3000
 
 # Use the machine's Node.js when it is 22 or newer; otherwise npm installs the `node` package
-# (an optional dependency that ships the binary) and node_modules/.bin puts it first on PATH.
-NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-NPM_CI_FLAGS := $(if $(shell [ $(NODE_MAJOR) -ge 22 ] && echo ok),--omit=optional,)
+# (an optional dependency that ships the binary) and node_modules/.bin puts it first on PATH,
+# for the CDK CLI and for the jsii runtime that `aws_cdk` spawns as `node`. The probe skips
+# the project's own node, which may already be on the caller's PATH.
+MACHINE_NODE_MAJOR := $(shell for n in $$(type -ap node); do \
+	case "$$(realpath "$$n")" in ($(CURDIR)/node_modules/*) continue ;; esac; \
+	"$$n" -p 'process.versions.node.split(".")[0]'; break; done 2>/dev/null)
+NPM_CI_FLAGS := $(if $(shell [ "$(MACHINE_NODE_MAJOR)" -ge 22 ] 2>/dev/null && echo ok),--omit=optional,)
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # No telemetry prompt or notices from the CLI, no upgrade nag from pip.
 export CDK_DISABLE_CLI_TELEMETRY := true
