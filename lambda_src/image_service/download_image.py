@@ -1,5 +1,63 @@
-"""Placeholder until the runtime code lands (issue 3)."""
+"""GET /download/{name}: the original's bytes, or a presigned redirect when too large."""
+
+from __future__ import annotations
+
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from image_service import names
+from image_service.api import (
+    Request,
+    Response,
+    api_handler,
+    binary_response,
+    empty_response,
+    etag_matches,
+)
+from image_service.config import load_config
+from image_service.errors import InvalidName, NotFound, ServiceUnavailable
+from image_service.storage import API_BOTO_CONFIG, get_object
+
+CONFIG = load_config()
+logger = Logger()
+s3 = boto3.client("s3", config=API_BOTO_CONFIG)
+
+# A Lambda response carries at most 6 MB, and base64 makes the body 4/3 larger.
+MAX_INLINE_BYTES = 4_000_000
+PRESIGNED_URL_SECONDS = 300
+# A name is never reused for other bytes, so browsers may keep an original forever. "private":
+# where the stage requires an API key, a shared cache must not hand the image to others.
+ORIGINAL_CACHE_CONTROL = "private, max-age=31536000, immutable"
 
 
-def handler(event, context):  # type: ignore[no-untyped-def]
-    raise NotImplementedError
+@api_handler(logger, CONFIG.cors_origins)
+def handler(request: Request) -> Response:
+    name = names.valid_name(request.path_parameter("name"))
+    if name is None:
+        raise InvalidName()
+    key = names.original_key(name)
+    try:
+        stored = get_object(s3, CONFIG.bucket_name, key)
+    except (ClientError, BotoCoreError) as err:
+        raise ServiceUnavailable(headers={"Retry-After": "2"}) from err
+    if stored is None:
+        raise NotFound()
+    headers = {
+        "ETag": stored.etag,
+        "Cache-Control": ORIGINAL_CACHE_CONTROL,
+        "X-Content-Type-Options": "nosniff",
+    }
+    if etag_matches(request.header("if-none-match"), stored.etag):
+        stored.close()
+        return empty_response(304, headers)
+    if stored.length > MAX_INLINE_BYTES:
+        stored.close()
+        url = s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": CONFIG.bucket_name, "Key": key},
+            ExpiresIn=PRESIGNED_URL_SECONDS,
+        )
+        return empty_response(307, {"Location": url, "Cache-Control": "no-store"})
+    body = stored.read()
+    return binary_response(200, body, {**headers, "Content-Type": stored.content_type})

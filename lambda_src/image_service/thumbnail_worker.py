@@ -1,5 +1,123 @@
-"""Placeholder until the runtime code lands (issue 3)."""
+"""SQS worker: renders every configured rendition of an uploaded original.
+
+Failure policy (DESIGN.md): a record that fails is reported in `batchItemFailures`, never
+raised, so the rest of the batch is not retried with it. When it can never succeed (the
+original does not decode) or this was its last delivery, a `thumbnails/_failed/<name>` marker
+is written first, so the download function can answer `ThumbnailFailed` instead of "pending"
+forever; the message still goes on to the dead-letter queue for the alarm.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from image_service import imaging, names
+from image_service.config import load_config
+from image_service.errors import InvalidImage, UnsupportedMediaType
+
+CONFIG = load_config()
+logger = Logger()
+s3 = boto3.client("s3")
+# Always answer with batchItemFailures, even when every record failed, so the event source
+# retries exactly the failed messages and the local runner sees one behaviour.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+THUMBNAIL_CACHE_CONTROL = "private, max-age=86400"
 
 
-def handler(event, context):  # type: ignore[no-untyped-def]
-    raise NotImplementedError
+class BadMessage(ValueError):
+    """The message is not a job this worker can ever do (it ends in the DLQ, no marker)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    key: str
+
+
+def parse_job(body: str) -> Job:
+    try:
+        message = json.loads(body)
+    except json.JSONDecodeError as err:
+        raise BadMessage("body is not JSON") from err
+    if not isinstance(message, dict) or message.get("v") != 1:
+        raise BadMessage("not a version 1 job message")
+    if message.get("bucket") != CONFIG.bucket_name:
+        raise BadMessage("job names another bucket")
+    key = message.get("key")
+    name = names.name_from_original_key(key) if isinstance(key, str) else None
+    if name is None or message.get("id") != name.split(".", 1)[0]:
+        raise BadMessage("key is not originals/<name> of the job's id")
+    return Job(name=name, key=names.original_key(name))
+
+
+def _write_failed_marker(job: Job, reason: str, attempts: int) -> None:
+    s3.put_object(
+        Bucket=CONFIG.bucket_name,
+        Key=names.failed_marker_key(job.name),
+        Body=json.dumps({"reason": reason, "attempts": attempts}).encode(),
+        ContentType="application/json",
+    )
+
+
+def render_job(job: Job) -> dict[str, int]:
+    original = s3.get_object(Bucket=CONFIG.bucket_name, Key=job.key)["Body"].read()
+    rendered = imaging.render_renditions(
+        original, CONFIG.renditions.values(), max_pixels=CONFIG.max_image_pixels
+    )
+    for rendition, thumbnail in rendered.items():
+        s3.put_object(
+            Bucket=CONFIG.bucket_name,
+            Key=names.thumbnail_key(rendition, job.name),
+            Body=thumbnail.body,
+            ContentType=thumbnail.content_type,
+            CacheControl=THUMBNAIL_CACHE_CONTROL,
+        )
+    return {rendition: len(t.body) for rendition, t in rendered.items()}
+
+
+def record_handler(record: SQSRecord) -> None:
+    started = time.perf_counter()
+    attempts = int(record.attributes.approximate_receive_count or "1")
+    log: dict[str, Any] = {"message_id": record.message_id, "attempts": attempts}
+    try:
+        job = parse_job(record.body)
+    except BadMessage as err:
+        logger.error("job refused", extra={**log, "reason": str(err)})
+        raise
+    log["image_name"] = job.name
+    try:
+        sizes = render_job(job)
+    except (InvalidImage, UnsupportedMediaType) as err:
+        logger.error("job failed for good", extra={**log, "reason": err.message})
+        _write_failed_marker(job, err.message, attempts)
+        raise
+    except Exception:
+        last_try = attempts >= CONFIG.max_receive_count
+        logger.exception("job failed", extra={**log, "last_try": last_try})
+        if last_try:
+            _write_failed_marker(job, "gave up after repeated errors", attempts)
+        raise
+    duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    logger.info("job done", extra={**log, "bytes": sizes, "duration_ms": duration_ms})
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

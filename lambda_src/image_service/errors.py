@@ -1,0 +1,73 @@
+"""The service's errors: each has a stable code and HTTP status, and a message a client may see.
+
+Raised by the request handlers and by `imaging` (whose refusals are the client's fault);
+`api.api_handler` turns them into `{"error": {"code", "message"}}` responses. Anything else
+that escapes a handler is an `InternalError` whose details stay in the logs.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    status = 500
+    code = "InternalError"
+    default_message = "Internal error."
+
+    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None):
+        self.message = message or self.default_message
+        self.headers = dict(headers or {})
+        super().__init__(self.message)
+
+
+class MalformedRequest(ServiceError):
+    status, code = 400, "MalformedRequest"
+    default_message = "The request body could not be read."
+
+
+class InvalidName(ServiceError):
+    status, code = 400, "InvalidName"
+    default_message = "Not a valid image name (expected <26-char id>.<jpg|png|gif|webp>)."
+
+
+class UnknownRendition(ServiceError):
+    status, code = 400, "UnknownRendition"
+    default_message = "Unknown thumbnail size."
+
+
+class NotFound(ServiceError):
+    status, code = 404, "NotFound"
+    default_message = "No image with this name."
+
+
+class ThumbnailPending(ServiceError):
+    status, code = 404, "ThumbnailPending"
+    default_message = "The thumbnail is being made; retry shortly."
+
+
+class ThumbnailFailed(ServiceError):
+    status, code = 404, "ThumbnailFailed"
+    default_message = "No thumbnail could be made from this image."
+
+
+class PayloadTooLarge(ServiceError):
+    status, code = 413, "PayloadTooLarge"
+    default_message = "The image is too large."
+
+
+class UnsupportedMediaType(ServiceError):
+    status, code = 415, "UnsupportedMediaType"
+    default_message = "Only JPEG, PNG, GIF and WebP images are accepted."
+
+
+class InvalidImage(ServiceError):
+    status, code = 422, "InvalidImage"
+    default_message = "The image could not be decoded."
+
+
+class InternalError(ServiceError):
+    pass
+
+
+class ServiceUnavailable(ServiceError):
+    status, code = 503, "ServiceUnavailable"
+    default_message = "The service is temporarily unavailable; retry shortly."
