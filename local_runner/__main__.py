@@ -1,0 +1,122 @@
+"""python -m local_runner --stage dev --port 3000"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from local_runner.runner import LocalRunner, Options, configure_logging, run_until_stopped
+from local_runner.synth import PROJECT, SynthError, synthesize
+from local_runner.template import TemplateError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_runner",
+        description="Run the synthesized stack locally: API Gateway, Lambda, S3 and SQS "
+        "(moto), no AWS account and no Docker.",
+    )
+    parser.add_argument(
+        "--stage",
+        default=os.environ.get("STAGE", "dev"),
+        help="stage to synthesize and run (default: dev)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "3000")),
+        help="API port on 127.0.0.1 (default: 3000)",
+    )
+    parser.add_argument(
+        "--assembly",
+        type=Path,
+        default=None,
+        help="serve this already synthesized cdk.out folder instead of synthesizing the stage",
+    )
+    parser.add_argument(
+        "--stack", default=None, help="stack to serve when the assembly holds several"
+    )
+    parser.add_argument(
+        "--visibility-timeout-override",
+        type=int,
+        metavar="SECONDS",
+        default=_int_env("LOCAL_VISIBILITY_TIMEOUT"),
+        help="give every queue this visibility timeout instead of the template's (tests use "
+        "it so retries and the DLQ take seconds, not minutes); env LOCAL_VISIBILITY_TIMEOUT",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("LOCAL_API_KEY"),
+        help="API key to accept where the template requires one (default: a "
+        "random key, printed at startup); env LOCAL_API_KEY",
+    )
+    parser.add_argument(
+        "--max-instances",
+        type=int,
+        default=6,
+        help="warm instances per API function at most (default: 6)",
+    )
+    parser.add_argument(
+        "--allow-unknown-resources",
+        action="store_true",
+        help="start even if the template has resource types the runner does "
+        "not emulate (they are listed and left out)",
+    )
+    parser.add_argument(
+        "--no-warm",
+        dest="warm",
+        action="store_false",
+        help="start no instance before the first request",
+    )
+    return parser.parse_args(argv)
+
+
+def _int_env(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging()
+    started = time.monotonic()
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if args.assembly is None:
+            out_dir = PROJECT / "cdk.out" / f"local-{args.stage}"
+            print(f"Synthesizing stage {args.stage!r} into {out_dir} ...", flush=True)
+            assembly = synthesize(args.stage, out_dir)
+            note = f"(synthesized in {time.monotonic() - started:.1f} s; layers not bundled)"
+        else:
+            assembly, note = args.assembly, "(given with --assembly)"
+        options = Options(
+            assembly=assembly,
+            port=args.port,
+            stack=args.stack,
+            visibility_timeout_override=args.visibility_timeout_override,
+            api_key=args.api_key,
+            allow_unknown=args.allow_unknown_resources,
+            max_instances=args.max_instances,
+            warm=args.warm,
+        )
+        run_until_stopped(LocalRunner(options), stop, note, started)
+    except (SynthError, TemplateError) as error:
+        print(f"local runner: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The AWS side: moto server on loopback, holding the stack's buckets and queues."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from moto.server import ThreadedMotoServer
+
+from local_runner.template import LOCAL_REGION, Bucket, Queue, Service
+
+log = logging.getLogger("local_runner")
+
+
+class Emulator:
+    """moto server on 127.0.0.1, on a free port."""
+
+    def __init__(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per call is noise
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+
+    def client(self, service: str) -> Any:
+        """A client that can only ever talk to the emulator."""
+        session = boto3.session.Session(
+            # moto's fake credentials, never real ones.
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106
+            aws_session_token="testing",  # noqa: S106
+            region_name=LOCAL_REGION,
+        )
+        return session.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.endpoint,
+            config=Config(retries={"max_attempts": 2}, max_pool_connections=32),
+        )
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def create_resources(emulator: Emulator, service: Service) -> list[str]:
+    """Create the stack's buckets and queues; returns notes on what moto does not take."""
+    notes: list[str] = []
+    s3 = emulator.client("s3")
+    for bucket in service.buckets:
+        notes.extend(_create_bucket(s3, bucket))
+    sqs = emulator.client("sqs")
+    pending = list(service.queues)
+    created: set[str] = set()
+    # Dead-letter queues first: a redrive policy must name an existing queue.
+    while pending:
+        ready = [q for q in pending if q.dead_letter_arn in (None, *created)]
+        if not ready:
+            names = ", ".join(q.logical_id for q in pending)
+            raise RuntimeError(f"queues whose dead-letter queue is not in the stack: {names}")
+        for queue in ready:
+            _create_queue(sqs, queue)
+            created.add(queue.arn)
+            pending.remove(queue)
+    return notes
+
+
+def _create_bucket(s3: Any, bucket: Bucket) -> list[str]:
+    s3.create_bucket(Bucket=bucket.name)
+    p = bucket.properties
+    notes = []
+    if "BucketEncryption" in p:
+        # CloudFormation's names for the S3 API's fields.
+        rules = [
+            {
+                "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                **(
+                    {"BucketKeyEnabled": rule["BucketKeyEnabled"]}
+                    if "BucketKeyEnabled" in rule
+                    else {}
+                ),
+            }
+            for rule in p["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        ]
+        s3.put_bucket_encryption(
+            Bucket=bucket.name, ServerSideEncryptionConfiguration={"Rules": rules}
+        )
+    if "PublicAccessBlockConfiguration" in p:
+        s3.put_public_access_block(
+            Bucket=bucket.name, PublicAccessBlockConfiguration=p["PublicAccessBlockConfiguration"]
+        )
+    if "OwnershipControls" in p:
+        s3.put_bucket_ownership_controls(
+            Bucket=bucket.name, OwnershipControls=p["OwnershipControls"]
+        )
+    if (p.get("VersioningConfiguration") or {}).get("Status"):
+        s3.put_bucket_versioning(
+            Bucket=bucket.name,
+            VersioningConfiguration={"Status": p["VersioningConfiguration"]["Status"]},
+        )
+    if p.get("Tags"):
+        s3.put_bucket_tagging(Bucket=bucket.name, Tagging={"TagSet": p["Tags"]})
+    for unapplied, why in (
+        ("LifecycleConfiguration", "no days pass locally"),
+        ("LoggingConfiguration", "no access logs locally"),
+        ("NotificationConfiguration", "bucket notifications are not emulated"),
+        ("CorsConfiguration", "presigned URLs are fetched directly"),
+    ):
+        if unapplied in p:
+            notes.append(f"bucket {bucket.logical_id}: {unapplied} not applied ({why})")
+    return notes
+
+
+def _create_queue(sqs: Any, queue: Queue) -> None:
+    attributes = dict(queue.attributes)
+    sqs.create_queue(QueueName=queue.name, Attributes=attributes)

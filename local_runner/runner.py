@@ -1,0 +1,279 @@
+"""Starting and stopping the whole local service, and what it prints."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local_runner.apigw import ApiServer
+from local_runner.emulator import Emulator, create_resources
+from local_runner.lambdas import FunctionPool, LayerContents, layer_contents, start_pools
+from local_runner.sqs_source import SqsEventSource
+from local_runner.template import (
+    Assembly,
+    LocalAws,
+    RestApi,
+    Service,
+    TemplateError,
+    load_service,
+)
+
+log = logging.getLogger("local_runner")
+
+
+@dataclass(frozen=True)
+class Options:
+    assembly: Path
+    port: int = 3000
+    stack: str | None = None
+    visibility_timeout_override: int | None = None
+    api_key: str | None = None
+    allow_unknown: bool = False
+    max_instances: int = 6  # per API function; SQS targets get their MaximumConcurrency
+    warm: bool = True
+
+
+class LocalRunner:
+    """moto server, the functions' worker pools, the SQS pollers and the API, together."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.assembly = Assembly.load(options.assembly, options.stack)
+        self.emulator: Emulator | None = None
+        self.pools: dict[str, FunctionPool] = {}
+        self.sources: list[SqsEventSource] = []
+        self.api_server: ApiServer | None = None
+        self.api_key: str | None = None
+        self.service: Service | None = None
+        self.notes: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.options.port}"
+
+    def start(self) -> None:
+        # Fail on the port before starting anything else.
+        _check_port_free(self.options.port)
+        # Resolve once against a placeholder to refuse unknown types before starting moto.
+        preview = load_service(self.assembly, LocalAws(endpoint="http://127.0.0.1:0"))
+        if preview.unknown:
+            listed = "\n".join(f"  {u.logical_id}: {u.type}" for u in preview.unknown)
+            message = (
+                f"the template declares resource types the local runner does not emulate:\n{listed}"
+            )
+            if not self.options.allow_unknown:
+                raise TemplateError(
+                    f"{message}\nRun with --allow-unknown-resources to start without them."
+                )
+            self.notes.append(message + "\n  (started anyway: --allow-unknown-resources)")
+        if len(preview.apis) > 1:
+            raise TemplateError("the local runner serves one REST API per stack")
+
+        self.emulator = Emulator()
+        local = LocalAws(endpoint=self.emulator.endpoint)
+        self.service = service = load_service(
+            self.assembly,
+            local,
+            visibility_timeout_override=self.options.visibility_timeout_override,
+        )
+        self.notes.extend(create_resources(self.emulator, service))
+
+        layers: dict[str, LayerContents] = {}
+        for function in service.functions.values():
+            for layer in function.layers:
+                if layer.logical_id not in layers:
+                    layers[layer.logical_id] = layer_contents(layer.source)
+        self.layer_notes = {lid: c.notes for lid, c in layers.items()}
+        api_functions = {r.function for api in service.apis for r in api.routes if r.function}
+        limits = {
+            logical_id: self.options.max_instances if logical_id in api_functions else 1
+            for logical_id in service.functions
+        }
+        for mapping in service.event_sources:
+            limits[mapping.function] = max(limits[mapping.function], mapping.maximum_concurrency)
+        self.pools = start_pools(service.functions.values(), local, layers, limits)
+        if self.options.warm:
+            with ThreadPoolExecutor(max_workers=len(self.pools) or 1) as executor:
+                list(executor.map(lambda pool: pool.warm_up(), self.pools.values()))
+
+        for mapping in service.event_sources:
+            if not mapping.enabled:
+                continue
+            source = SqsEventSource(
+                mapping,
+                service.queue(mapping.queue),
+                service.functions[mapping.function].display_name,
+                self.emulator.client,
+                lambda function, event: self.pools[function].invoke(event),
+                local.region,
+            )
+            source.start()
+            self.sources.append(source)
+
+        if service.apis:
+            api = service.apis[0]
+            if any(route.api_key_required for route in api.routes):
+                self.api_key = self.options.api_key or secrets.token_urlsafe(30)
+            self.api_server = ApiServer(
+                self.options.port,
+                api,
+                lambda function, event, timeout: self.pools[function].invoke(event, timeout),
+                frozenset({self.api_key}) if self.api_key else frozenset(),
+            )
+            self.api_server.function_timeouts = {
+                f.logical_id: float(f.timeout_s) for f in service.functions.values()
+            }
+            self.api_server.start()
+
+    def stop(self) -> None:
+        """Stop everything; safe to call on a half-started runner."""
+        if self.api_server is not None:
+            self.api_server.shutdown()
+        for source in self.sources:
+            source.stop()
+        for pool in self.pools.values():
+            pool.close()
+        for source in self.sources:
+            source.join(timeout_s=10)
+        if self.api_server is not None:
+            self.api_server.server_close()
+        if self.emulator is not None:
+            self.emulator.stop()
+
+    def banner(self, startup_s: float, synth_note: str) -> str:
+        assert self.service is not None
+        assert self.emulator is not None
+        service = self.service
+        lines = [
+            f"Image service stack {service.stack_name!r}, running locally (no AWS account used)",
+            f"  template:   {self.assembly.directory} {synth_note}",
+            f"  moto:       {self.emulator.endpoint}  (S3 and SQS; fake credentials 'testing')",
+        ]
+        for bucket in service.buckets:
+            lines.append(f"  bucket:     {bucket.name}  ({bucket.logical_id})")
+        for queue in service.queues:
+            vt = queue.attributes.get("VisibilityTimeout", "30")
+            lines.append(f"  queue:      {queue.url}  (visibility {vt} s)")
+        if self.options.visibility_timeout_override is not None:
+            lines.append(
+                f"  NOTE:       visibility timeout overridden to "
+                f"{self.options.visibility_timeout_override} s for every queue (test setting);"
+                " the template's value is used without --visibility-timeout-override"
+            )
+        for function in service.functions.values():
+            pool = self.pools[function.logical_id]
+            lines.append(
+                f"  function:   {function.display_name}  {function.handler}"
+                f"  {function.memory_mb} MB, {function.timeout_s} s,"
+                f" up to {pool.max_instances} warm instance(s)"
+            )
+        for layer_id, notes in sorted(self.layer_notes.items()):
+            lines.append(f"  layer:      {layer_id}: {'; '.join(notes)}")
+        for mapping in service.event_sources:
+            lines.append(
+                f"  SQS -> {service.functions[mapping.function].display_name}:"
+                f" batch {mapping.batch_size}, window {mapping.batching_window_s:g} s,"
+                f" max concurrency {mapping.maximum_concurrency},"
+                f" partial failures {'on' if mapping.report_batch_item_failures else 'off'}"
+                + ("" if mapping.enabled else " (disabled in the template)")
+            )
+        lines.append(
+            f"  not emulated (harmless locally): {len(service.ignored)} resources of"
+            f" {len({i.type for i in service.ignored})} types, e.g. IAM, alarms, log groups"
+        )
+        lines.extend(f"  note:       {note}" for note in self.notes)
+        if self.api_server is not None:
+            api = self.api_server.api
+            lines.append("")
+            lines.append(f"API (stage {api.stage}): {self.url}   (also {self.url}/{api.stage}/...)")
+            for route in api.routes:
+                if route.function is None and route.method == "OPTIONS":
+                    continue
+                target = (
+                    service.functions[route.function].display_name if route.function else "mock"
+                )
+                key = "  [API key]" if route.api_key_required else ""
+                lines.append(f"  {route.method:<7} {route.resource_path:<32} -> {target}{key}")
+            if self.api_key:
+                lines.append(f"  API key (header x-api-key): {self.api_key}")
+            lines.append("")
+            lines.extend(curl_examples(self.url, api, self.api_key))
+        lines.append("")
+        lines.append(f"Ready in {startup_s:.1f} s. Ctrl-C stops everything.")
+        return "\n".join(lines)
+
+
+def curl_examples(url: str, api: RestApi, api_key: str | None) -> list[str]:
+    """Copy-paste commands for the API's Lambda routes: an upload, then each download."""
+    lines = ["Try it (photo.jpg: any JPEG, PNG, GIF or WebP file):"]
+    uploads = [r for r in api.routes if r.function and r.method == "POST"]
+    downloads = [
+        r
+        for r in api.routes
+        if r.function and r.method == "GET" and r.resource_path.count("{") == 1
+    ]
+
+    def key_header(required: bool) -> str:
+        return f" -H 'x-api-key: {api_key}'" if required and api_key else ""
+
+    for route in uploads:
+        lines.append(
+            f"  curl -sS --data-binary @photo.jpg -H 'Content-Type: image/jpeg'"
+            f" -H 'X-Filename: photo.jpg'{key_header(route.api_key_required)}"
+            f" {url}{route.resource_path} | tee upload.json; echo"
+        )
+    if uploads and downloads:
+        lines.append(
+            '  NAME=$(python3 -c \'import json; print(json.load(open("upload.json"))["name"])\')'
+        )
+        for route in sorted(downloads, key=lambda r: len(r.resource_path)):
+            path = route.resource_path
+            path = path[: path.index("{")] + "$NAME" + path[path.index("}") + 1 :]
+            prefix = route.resource_path.strip("/").split("/")[0]
+            lines.append(
+                f"  curl -sS{key_header(route.api_key_required)} -o {prefix}-$NAME"
+                f" -w '%{{http_code}} %{{content_type}} %{{size_download}} bytes\\n' {url}{path}"
+            )
+        lines.append("  (a thumbnail takes a moment: 404 ThumbnailPending until it is ready)")
+    return lines
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise TemplateError(
+                f"port {port} on 127.0.0.1 is taken ({error.strerror}); pick another with"
+                f" PORT=<n> make local (or --port)"
+            ) from error
+
+
+def run_until_stopped(
+    runner: LocalRunner, stop: threading.Event, synth_note: str, t0: float
+) -> None:
+    try:
+        runner.start()
+        print(runner.banner(time.monotonic() - t0, synth_note), flush=True)
+        stop.wait()
+        print("\nStopping: pollers, functions, API, moto ...", flush=True)
+    finally:
+        runner.stop()
+    print("Stopped.", flush=True)
+
+
+def configure_logging(stream: Any = sys.stdout) -> None:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False

@@ -1,0 +1,670 @@
+"""Reading a synthesized cloud assembly: what to emulate, resolved to local values.
+
+Everything the runner serves comes from here: buckets and queues with their attributes, the
+functions (handler, code folder, environment, limits, layers), the REST API's routes and the
+SQS event source mappings. Intrinsic functions that name the stack's own resources resolve
+to the local ones (bucket names, queue URLs on the emulator, ARNs in the local account).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# CloudFormation pseudo parameters as they read locally. moto's default account, so ARNs the
+# runner computes match the ones moto hands out.
+LOCAL_ACCOUNT = "123456789012"
+LOCAL_REGION = "us-east-1"
+
+# Resource types the runner deliberately does not emulate, and why that is harmless locally.
+IGNORED_TYPES: Mapping[str, str] = {
+    "AWS::IAM::Role": "no IAM locally: every function may call every local resource",
+    "AWS::IAM::Policy": "no IAM locally",
+    "AWS::IAM::ManagedPolicy": "no IAM locally",
+    "AWS::S3::BucketPolicy": "TLS-only and deny policies have nothing to deny on loopback",
+    "AWS::SQS::QueuePolicy": "TLS-only and deny policies have nothing to deny on loopback",
+    "AWS::SNS::Topic": "alarm notifications: no alarms fire locally",
+    "AWS::SNS::TopicPolicy": "alarm notifications: no alarms fire locally",
+    "AWS::SNS::Subscription": "alarm notifications: no alarms fire locally",
+    "AWS::CloudWatch::Alarm": "no metrics locally; each request and batch logs a line instead",
+    "AWS::Logs::LogGroup": "function and access logs go to this terminal",
+    "AWS::Lambda::LayerVersion": "layer contents come from the venv (same pinned packages)",
+    "AWS::Lambda::Permission": "API Gateway and SQS may always invoke the local functions",
+    "AWS::ApiGateway::Account": "CloudWatch role for API Gateway logging: account setting",
+    "AWS::ApiGateway::Deployment": "the local API always serves the template as synthesized",
+    "AWS::ApiGateway::Stage": "read for the stage name; throttling and logging not emulated",
+    "AWS::ApiGateway::RequestValidator": "the functions validate their own input",
+    "AWS::ApiGateway::UsagePlan": "no throttling or quotas locally",
+    "AWS::ApiGateway::UsagePlanKey": "every generated API key is accepted",
+    "AWS::ApiGateway::ApiKey": "the runner generates (or takes) the key it accepts",
+    "AWS::CDK::Metadata": "CDK version analytics",
+    "Custom::S3AutoDeleteObjects": "the emulator's state is thrown away on exit",
+}
+# Types the runner builds something from.
+EMULATED_TYPES = frozenset(
+    {
+        "AWS::S3::Bucket",
+        "AWS::SQS::Queue",
+        "AWS::Lambda::Function",
+        "AWS::Lambda::EventSourceMapping",
+        "AWS::ApiGateway::RestApi",
+        "AWS::ApiGateway::Resource",
+        "AWS::ApiGateway::Method",
+    }
+)
+CDK_HASH_SUFFIX = re.compile(r"[0-9A-F]{8}$")
+LAMBDA_INVOKE_URI = re.compile(r":lambda:path/2015-03-31/functions/(?P<arn>.+)/invocations$")
+
+
+class TemplateError(Exception):
+    """The template asks for something the runner cannot emulate; the message says what."""
+
+
+@dataclass(frozen=True)
+class LocalAws:
+    """Where the stack's resources live locally."""
+
+    endpoint: str  # the emulator's URL, e.g. http://127.0.0.1:5123
+    region: str = LOCAL_REGION
+    account: str = LOCAL_ACCOUNT
+    partition: str = "aws"
+    url_suffix: str = "amazonaws.com"
+
+
+@dataclass(frozen=True)
+class Bucket:
+    logical_id: str
+    name: str
+    properties: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Queue:
+    logical_id: str
+    name: str
+    url: str
+    arn: str
+    attributes: Mapping[str, str]  # SQS API attribute names and values, resolved
+
+    @property
+    def dead_letter_arn(self) -> str | None:
+        policy = self.attributes.get("RedrivePolicy")
+        return str(json.loads(policy)["deadLetterTargetArn"]) if policy else None
+
+
+@dataclass(frozen=True)
+class Layer:
+    logical_id: str
+    source: Path | None  # the asset folder as the manifest names it
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    name: str
+    arn: str
+    handler: str
+    code: Path
+    runtime: str
+    timeout_s: int
+    memory_mb: int
+    environment: Mapping[str, str]
+    layers: tuple[Layer, ...]
+
+    @property
+    def display_name(self) -> str:
+        """`ApiUploadFunction7A87083A` -> `ApiUploadFunction`: short enough for log lines."""
+        return CDK_HASH_SUFFIX.sub("", self.logical_id) or self.logical_id
+
+
+@dataclass(frozen=True)
+class Route:
+    resource_path: str  # e.g. /download/{name}
+    method: str  # GET, POST, ..., or ANY
+    api_key_required: bool
+    function: str | None  # logical id of the proxied function; None for a MOCK integration
+    mock_status: int = 200
+    mock_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RestApi:
+    logical_id: str
+    api_id: str
+    stage: str
+    binary_media_types: tuple[str, ...]
+    routes: tuple[Route, ...]
+
+
+@dataclass(frozen=True)
+class EventSourceMapping:
+    logical_id: str
+    function: str  # logical id
+    queue: str  # logical id
+    batch_size: int
+    batching_window_s: float
+    report_batch_item_failures: bool
+    maximum_concurrency: int
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class Ignored:
+    logical_id: str
+    type: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Service:
+    """Everything the runner emulates for one stack."""
+
+    stack_name: str
+    buckets: tuple[Bucket, ...]
+    queues: tuple[Queue, ...]
+    functions: Mapping[str, Function]  # by logical id
+    apis: tuple[RestApi, ...]
+    event_sources: tuple[EventSourceMapping, ...]
+    ignored: tuple[Ignored, ...]
+    unknown: tuple[Ignored, ...]  # types nobody told the runner about
+
+    def queue(self, logical_id: str) -> Queue:
+        return next(q for q in self.queues if q.logical_id == logical_id)
+
+
+@dataclass(frozen=True)
+class Assembly:
+    """One stack of a cloud assembly (a `cdk.out` folder)."""
+
+    directory: Path
+    stack_name: str
+    template: Mapping[str, Any]
+    asset_paths: Mapping[str, Path]  # S3 object key of an asset -> its folder
+
+    @classmethod
+    def load(cls, directory: Path, stack_name: str | None = None) -> Assembly:
+        manifest = json.loads((directory / "manifest.json").read_text())
+        artifacts = manifest.get("artifacts", {})
+        stacks = {
+            props.get("stackName", name): (name, props)
+            for name, artifact in artifacts.items()
+            if artifact.get("type") == "aws:cloudformation:stack"
+            for props in [artifact.get("properties", {})]
+        }
+        if stack_name is None:
+            if len(stacks) != 1:
+                raise TemplateError(
+                    f"{directory} holds {len(stacks)} stacks ({', '.join(stacks)}): pick one"
+                )
+            stack_name = next(iter(stacks))
+        if stack_name not in stacks:
+            raise TemplateError(f"no stack {stack_name!r} in {directory}")
+        artifact_id, props = stacks[stack_name]
+        template = json.loads((directory / props["templateFile"]).read_text())
+        asset_paths: dict[str, Path] = {}
+        for dependency in artifacts[artifact_id].get("dependencies", []):
+            dep = artifacts.get(dependency, {})
+            if dep.get("type") != "cdk:asset-manifest":
+                continue
+            assets = json.loads((directory / dep["properties"]["file"]).read_text())
+            for asset in assets.get("files", {}).values():
+                source = directory / asset["source"]["path"]  # absolute paths stay absolute
+                for destination in asset.get("destinations", {}).values():
+                    asset_paths[destination["objectKey"]] = source
+        return cls(directory, stack_name, template, asset_paths)
+
+
+def physical_name(stack: str, logical_id: str, *, lower: bool, max_length: int) -> str:
+    """A generated name in CloudFormation's style: `<stack>-<logical id>-<suffix>`.
+
+    The suffix is derived from the names, so the same template gets the same names each run.
+    """
+    base = CDK_HASH_SUFFIX.sub("", logical_id) or logical_id
+    suffix = hashlib.sha256(f"{stack}/{logical_id}".encode()).hexdigest()[:12]
+    name = f"{stack}-{base}"
+    if lower:
+        name = re.sub(r"[^a-z0-9-]", "-", name.lower())
+        suffix = suffix.lower()
+    name = name[: max_length - len(suffix) - 1].rstrip("-")
+    return f"{name}-{suffix}"
+
+
+class Resolver:
+    """Resolves intrinsic functions against the stack's resources as they exist locally."""
+
+    def __init__(self, stack_name: str, template: Mapping[str, Any], local: LocalAws) -> None:
+        self.stack_name = stack_name
+        self.resources: Mapping[str, Any] = template.get("Resources", {})
+        self.parameters: Mapping[str, Any] = template.get("Parameters", {})
+        self.local = local
+
+    # --- physical ids and attributes of the stack's own resources ---------------------------
+
+    def type_of(self, logical_id: str) -> str:
+        if logical_id not in self.resources:
+            raise TemplateError(f"reference to {logical_id!r}, which the template does not declare")
+        return str(self.resources[logical_id]["Type"])
+
+    def name(self, logical_id: str) -> str:
+        kind = self.type_of(logical_id)
+        if kind == "AWS::S3::Bucket":
+            return physical_name(self.stack_name, logical_id, lower=True, max_length=63)
+        if kind == "AWS::Lambda::Function":
+            return physical_name(self.stack_name, logical_id, lower=False, max_length=64)
+        if kind == "AWS::SQS::Queue":
+            return physical_name(self.stack_name, logical_id, lower=False, max_length=80)
+        # API ids, resource ids and the like: opaque strings, stable per logical id.
+        return hashlib.sha256(f"{self.stack_name}/{logical_id}".encode()).hexdigest()[:10]
+
+    def arn(self, service: str, resource: str, *, region: bool = True) -> str:
+        where = f"{self.local.region}:{self.local.account}" if region else ":"
+        return f"arn:{self.local.partition}:{service}:{where}:{resource}"
+
+    def ref(self, logical_id: str) -> str:
+        pseudo = {
+            "AWS::Region": self.local.region,
+            "AWS::AccountId": self.local.account,
+            "AWS::Partition": self.local.partition,
+            "AWS::URLSuffix": self.local.url_suffix,
+            "AWS::StackName": self.stack_name,
+            "AWS::StackId": self.arn("cloudformation", f"stack/{self.stack_name}/local"),
+        }
+        if logical_id in pseudo:
+            return pseudo[logical_id]
+        if logical_id in self.parameters:
+            default = self.parameters[logical_id].get("Default")
+            if default is None:
+                raise TemplateError(f"parameter {logical_id!r} has no default to run with")
+            return str(default)
+        kind = self.type_of(logical_id)
+        if kind == "AWS::SQS::Queue":
+            return self.get_att(logical_id, "QueueUrl")
+        if kind in ("AWS::SNS::Topic", "AWS::Lambda::LayerVersion"):
+            return self.get_att(logical_id, "Arn")
+        return self.name(logical_id)
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        kind = self.type_of(logical_id)
+        name = self.name(logical_id)
+        service = kind.split("::")[1].lower()
+        attributes: dict[str, str] = {}
+        if kind == "AWS::S3::Bucket":
+            attributes = {
+                "Arn": f"arn:{self.local.partition}:s3:::{name}",
+                "DomainName": f"{name}.s3.{self.local.url_suffix}",
+                "RegionalDomainName": f"{name}.s3.{self.local.region}.{self.local.url_suffix}",
+            }
+        elif kind == "AWS::SQS::Queue":
+            attributes = {
+                "Arn": self.arn("sqs", name),
+                "QueueName": name,
+                "QueueUrl": f"{self.local.endpoint}/{self.local.account}/{name}",
+            }
+        elif kind == "AWS::Lambda::Function":
+            attributes = {"Arn": self.arn("lambda", f"function:{name}")}
+        elif kind == "AWS::ApiGateway::RestApi":
+            attributes = {"RootResourceId": f"{name}-root"}
+        elif kind == "AWS::IAM::Role":
+            attributes = {"Arn": self.arn("iam", f"role/{name}", region=False)}
+        elif kind == "AWS::Lambda::LayerVersion":
+            attributes = {"Arn": self.arn("lambda", f"layer:{name}:1")}
+        else:
+            attributes = {"Arn": self.arn(service, name)}
+        if attribute not in attributes:
+            raise TemplateError(
+                f"Fn::GetAtt {logical_id}.{attribute} ({kind}): the runner does not know this"
+                " attribute locally"
+            )
+        return attributes[attribute]
+
+    # --- intrinsic functions ----------------------------------------------------------------
+
+    def resolve(self, value: Any) -> Any:
+        """`value` with every intrinsic function replaced by its local value."""
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                logical_id, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
+                return self.get_att(logical_id, self.resolve(attribute))
+            if key == "Fn::Join":
+                delimiter, items = arg
+                return str(delimiter).join(str(i) for i in self.resolve(items))
+            if key == "Fn::Sub":
+                return self._sub(arg)
+            if key == "Fn::Select":
+                index, items = self.resolve(arg)
+                return items[int(index)]
+            if key == "Fn::Split":
+                delimiter, text = self.resolve(arg)
+                return str(text).split(delimiter)
+            if key.startswith("Fn::") or key == "Condition":
+                raise TemplateError(f"{key} is not supported by the local runner")
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _sub(self, arg: Any) -> str:
+        text, variables = (arg, {}) if isinstance(arg, str) else arg
+        resolved = {k: str(self.resolve(v)) for k, v in variables.items()}
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"  # ${!Literal} stays literal
+            if name in resolved:
+                return resolved[name]
+            if "." in name and not name.startswith("AWS::"):
+                logical_id, attribute = name.split(".", 1)
+                return self.get_att(logical_id, attribute)
+            return self.ref(name)
+
+        return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+    def string(self, value: Any) -> str:
+        resolved = self.resolve(value)
+        if isinstance(resolved, bool):
+            return "true" if resolved else "false"
+        return str(resolved)
+
+
+def flag(value: Any, default: bool = False) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.lower() == "true"
+    return bool(value)
+
+
+def load_service(
+    assembly: Assembly, local: LocalAws, *, visibility_timeout_override: int | None = None
+) -> Service:
+    """Everything to emulate for `assembly`'s stack, resolved against `local`."""
+    resolver = Resolver(assembly.stack_name, assembly.template, local)
+    resources: Mapping[str, Any] = assembly.template.get("Resources", {})
+    by_type: dict[str, list[str]] = {}
+    for logical_id, resource in resources.items():
+        by_type.setdefault(resource["Type"], []).append(logical_id)
+
+    def props(logical_id: str) -> Mapping[str, Any]:
+        return resources[logical_id].get("Properties", {}) or {}
+
+    ignored: list[Ignored] = []
+    unknown: list[Ignored] = []
+    for logical_id, resource in resources.items():
+        kind = resource["Type"]
+        if kind in EMULATED_TYPES:
+            continue
+        if kind in IGNORED_TYPES:
+            ignored.append(Ignored(logical_id, kind, IGNORED_TYPES[kind]))
+        elif kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource":
+            unknown.append(Ignored(logical_id, kind, "custom resource: its provider never runs"))
+        else:
+            unknown.append(Ignored(logical_id, kind, "not emulated"))
+
+    buckets = tuple(
+        Bucket(logical_id, resolver.name(logical_id), resolver.resolve(props(logical_id)))
+        for logical_id in by_type.get("AWS::S3::Bucket", [])
+    )
+    queues = tuple(
+        _queue(resolver, logical_id, props(logical_id), visibility_timeout_override)
+        for logical_id in by_type.get("AWS::SQS::Queue", [])
+    )
+
+    # Functions that only back an ignored custom resource never run locally.
+    providers = {
+        token["Fn::GetAtt"][0]
+        for logical_id, resource in resources.items()
+        if resource["Type"] in IGNORED_TYPES and resource["Type"].startswith("Custom::")
+        for token in [props(logical_id).get("ServiceToken")]
+        if isinstance(token, dict) and isinstance(token.get("Fn::GetAtt"), list)
+    }
+    functions: dict[str, Function] = {}
+    for logical_id in by_type.get("AWS::Lambda::Function", []):
+        if logical_id in providers:
+            reason = "provider of an ignored custom resource"
+            ignored.append(Ignored(logical_id, "AWS::Lambda::Function", reason))
+            continue
+        functions[logical_id] = _function(assembly, resolver, logical_id, resources[logical_id])
+
+    apis = tuple(
+        _rest_api(resolver, resources, logical_id, functions)
+        for logical_id in by_type.get("AWS::ApiGateway::RestApi", [])
+    )
+
+    queue_by_arn = {q.arn: q.logical_id for q in queues}
+    function_by_name = {f.name: f.logical_id for f in functions.values()}
+    function_by_name.update({f.arn: f.logical_id for f in functions.values()})
+    event_sources = []
+    for logical_id in by_type.get("AWS::Lambda::EventSourceMapping", []):
+        p = props(logical_id)
+        source = resolver.string(p.get("EventSourceArn"))
+        if source not in queue_by_arn:
+            raise TemplateError(
+                f"{logical_id}: event source {source} is not one of the stack's SQS queues;"
+                " the runner only drives SQS event sources"
+            )
+        target = resolver.string(p["FunctionName"])
+        if target not in function_by_name:
+            raise TemplateError(f"{logical_id}: function {target} is not in the stack")
+        scaling = p.get("ScalingConfig") or {}
+        event_sources.append(
+            EventSourceMapping(
+                logical_id=logical_id,
+                function=function_by_name[target],
+                queue=queue_by_arn[source],
+                batch_size=int(p.get("BatchSize", 10)),
+                batching_window_s=float(p.get("MaximumBatchingWindowInSeconds", 0)),
+                report_batch_item_failures="ReportBatchItemFailures"
+                in (p.get("FunctionResponseTypes") or []),
+                # Lambda's SQS poller scales out to 1,000 concurrent batches without a cap;
+                # locally 5 pollers stand in for "no cap".
+                maximum_concurrency=int(scaling.get("MaximumConcurrency", 5)),
+                enabled=flag(p.get("Enabled"), default=True),
+            )
+        )
+
+    return Service(
+        stack_name=assembly.stack_name,
+        buckets=buckets,
+        queues=queues,
+        functions=functions,
+        apis=apis,
+        event_sources=tuple(event_sources),
+        ignored=tuple(ignored),
+        unknown=tuple(unknown),
+    )
+
+
+# CloudFormation property -> SQS API attribute.
+QUEUE_ATTRIBUTES = {
+    "VisibilityTimeout": "VisibilityTimeout",
+    "MessageRetentionPeriod": "MessageRetentionPeriod",
+    "DelaySeconds": "DelaySeconds",
+    "MaximumMessageSize": "MaximumMessageSize",
+    "ReceiveMessageWaitTimeSeconds": "ReceiveMessageWaitTimeSeconds",
+    "SqsManagedSseEnabled": "SqsManagedSseEnabled",
+    "KmsMasterKeyId": "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds": "KmsDataKeyReusePeriodSeconds",
+    "FifoQueue": "FifoQueue",
+    "ContentBasedDeduplication": "ContentBasedDeduplication",
+}
+
+
+def _queue(
+    resolver: Resolver,
+    logical_id: str,
+    properties: Mapping[str, Any],
+    visibility_timeout_override: int | None,
+) -> Queue:
+    resolved = resolver.resolve(properties)
+    attributes = {
+        QUEUE_ATTRIBUTES[key]: resolver.string(value)
+        for key, value in resolved.items()
+        if key in QUEUE_ATTRIBUTES
+    }
+    if "RedrivePolicy" in resolved:
+        attributes["RedrivePolicy"] = json.dumps(resolved["RedrivePolicy"])
+    if visibility_timeout_override is not None:
+        attributes["VisibilityTimeout"] = str(visibility_timeout_override)
+    name = resolver.name(logical_id)
+    if flag(resolved.get("FifoQueue")):
+        name = name[:75] + ".fifo"
+    return Queue(
+        logical_id=logical_id,
+        name=name,
+        url=resolver.get_att(logical_id, "QueueUrl"),
+        arn=resolver.get_att(logical_id, "Arn"),
+        attributes=attributes,
+    )
+
+
+def _function(
+    assembly: Assembly, resolver: Resolver, logical_id: str, resource: Mapping[str, Any]
+) -> Function:
+    p = resource.get("Properties", {})
+    runtime = str(p.get("Runtime", ""))
+    if not runtime.startswith("python"):
+        raise TemplateError(
+            f"{logical_id}: runtime {runtime or 'container image'} - the runner only runs Python"
+            " functions"
+        )
+    code = _asset_folder(assembly, resource, p.get("Code", {}), logical_id)
+    if code is None:
+        raise TemplateError(f"{logical_id}: cannot find its code asset in {assembly.directory}")
+    environment = {
+        key: resolver.string(value)
+        for key, value in ((p.get("Environment") or {}).get("Variables") or {}).items()
+    }
+    resources = assembly.template["Resources"]
+    layers = []
+    for ref in p.get("Layers", []):
+        layer_id = ref.get("Ref") if isinstance(ref, dict) else None
+        if layer_id is None or layer_id not in resources:
+            raise TemplateError(f"{logical_id}: layer {ref} is not one of the stack's layers")
+        layer = resources[layer_id]
+        content = layer.get("Properties", {}).get("Content", {})
+        layers.append(Layer(layer_id, _asset_folder(assembly, layer, content, layer_id)))
+    return Function(
+        logical_id=logical_id,
+        name=resolver.name(logical_id),
+        arn=resolver.get_att(logical_id, "Arn"),
+        handler=str(p["Handler"]),
+        code=code,
+        runtime=runtime,
+        timeout_s=int(p.get("Timeout", 3)),
+        memory_mb=int(p.get("MemorySize", 128)),
+        environment=environment,
+        layers=tuple(layers),
+    )
+
+
+def _asset_folder(
+    assembly: Assembly, resource: Mapping[str, Any], code: Mapping[str, Any], logical_id: str
+) -> Path | None:
+    # The CLI adds `aws:asset:path` metadata; a plain `python app.py` synth does not, but the
+    # asset manifest always maps the S3 key to the folder.
+    metadata_path = (resource.get("Metadata") or {}).get("aws:asset:path")
+    if isinstance(metadata_path, str):
+        return assembly.directory / metadata_path
+    key = code.get("S3Key")
+    if isinstance(key, str) and key in assembly.asset_paths:
+        return assembly.asset_paths[key]
+    if "ZipFile" in code:
+        raise TemplateError(f"{logical_id}: inline code (ZipFile) is not supported")
+    return None
+
+
+def _rest_api(
+    resolver: Resolver,
+    resources: Mapping[str, Any],
+    api_id: str,
+    functions: Mapping[str, Function],
+) -> RestApi:
+    api_props = resources[api_id].get("Properties", {})
+    root = resolver.get_att(api_id, "RootResourceId")
+
+    def belongs(props: Mapping[str, Any]) -> bool:
+        return props.get("RestApiId") == {"Ref": api_id}
+
+    # Resource id (local) -> path, built parent first.
+    parents = {
+        resolver.ref(lid): (
+            resolver.string(r["Properties"]["ParentId"]),
+            r["Properties"]["PathPart"],
+        )
+        for lid, r in resources.items()
+        if r["Type"] == "AWS::ApiGateway::Resource" and belongs(r["Properties"])
+    }
+
+    def path_of(resource_id: str, depth: int = 0) -> str:
+        if resource_id == root:
+            return "/"
+        if resource_id not in parents or depth > 50:
+            raise TemplateError(f"API resource {resource_id} does not lead to the API's root")
+        parent, part = parents[resource_id]
+        parent_path = path_of(parent, depth + 1)
+        return f"{parent_path.rstrip('/')}/{part}"
+
+    function_by_arn = {f.arn: f.logical_id for f in functions.values()}
+    routes = []
+    for logical_id, resource in resources.items():
+        p = resource.get("Properties", {})
+        if resource["Type"] != "AWS::ApiGateway::Method" or not belongs(p):
+            continue
+        path = path_of(resolver.string(p["ResourceId"]))
+        method = str(p["HttpMethod"]).upper()
+        integration = p.get("Integration") or {}
+        kind = integration.get("Type")
+        api_key_required = flag(resolver.resolve(p.get("ApiKeyRequired")))
+        if kind == "AWS_PROXY":
+            match = LAMBDA_INVOKE_URI.search(resolver.string(integration.get("Uri")))
+            if not match or match.group("arn") not in function_by_arn:
+                raise TemplateError(
+                    f"{logical_id}: {method} {path} proxies to something other than a stack"
+                    " function"
+                )
+            routes.append(Route(path, method, api_key_required, function_by_arn[match["arn"]]))
+        elif kind == "MOCK":
+            response = (integration.get("IntegrationResponses") or [{}])[0]
+            headers = {
+                key.removeprefix("method.response.header."): str(value).strip("'")
+                for key, value in (response.get("ResponseParameters") or {}).items()
+                if key.startswith("method.response.header.")
+            }
+            routes.append(
+                Route(
+                    path,
+                    method,
+                    api_key_required,
+                    None,
+                    mock_status=int(response.get("StatusCode", 200)),
+                    mock_headers=headers,
+                )
+            )
+        else:
+            raise TemplateError(
+                f"{logical_id}: {method} {path} has a {kind} integration; the runner emulates"
+                " AWS_PROXY (Lambda) and MOCK integrations"
+            )
+
+    stages = [
+        str(r["Properties"]["StageName"])
+        for r in resources.values()
+        if r["Type"] == "AWS::ApiGateway::Stage" and belongs(r["Properties"])
+    ]
+    return RestApi(
+        logical_id=api_id,
+        api_id=resolver.ref(api_id),
+        stage=stages[0] if stages else "prod",
+        binary_media_types=tuple(api_props.get("BinaryMediaTypes") or ()),
+        routes=tuple(sorted(routes, key=lambda r: (r.resource_path, r.method))),
+    )
