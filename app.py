@@ -3,34 +3,54 @@
 
     cdk synth                 # stage dev (the default)
     cdk synth -c stage=prod   # stage prod
+
+Tests call `build` with an `App` of their own, so they synthesize exactly what the CLI does.
 """
+
+from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 
 import aws_cdk as cdk
 
 from stacks.image_service_stack import ImageServiceStack
 from stacks.settings import Settings, SettingsError
 
-app = cdk.App()
-stage = app.node.try_get_context("stage") or "dev"
-stages = app.node.try_get_context("stages") or {}
-if stage not in stages:
-    sys.exit(f"Unknown stage '{stage}': cdk.json context 'stages' defines {', '.join(stages)}")
-try:
-    settings = Settings.from_context(stage, stages[stage])
-except SettingsError as error:
-    sys.exit(f"Invalid settings for stage '{stage}' in cdk.json: {error}")
+DEFAULT_STAGE = "dev"
 
-account = os.environ.get("CDK_DEFAULT_ACCOUNT")
-region = os.environ.get("CDK_DEFAULT_REGION")
-ImageServiceStack(
-    app,
-    f"ImageService-{stage}",
-    settings=settings,
-    # Env-agnostic unless the CLI resolved an account and region (`cdk deploy` with credentials).
-    env=cdk.Environment(account=account, region=region) if account and region else None,
-    description=f"Serverless image upload, thumbnail and download service ({stage})",
-)
-app.synth()
+
+def build(app: cdk.App, environ: Mapping[str, str]) -> ImageServiceStack:
+    """Add the stage named by context `stage` to `app`; `SettingsError` names a bad setting."""
+    stage = app.node.try_get_context("stage") or DEFAULT_STAGE
+    stages = app.node.try_get_context("stages") or {}
+    if stage not in stages:
+        raise SettingsError(
+            f"stage: '{stage}' is not one of the stages in cdk.json ({', '.join(stages)})"
+        )
+    settings = Settings.from_context(stage, stages[stage])
+
+    account = environ.get("CDK_DEFAULT_ACCOUNT")
+    region = environ.get("CDK_DEFAULT_REGION")
+    return ImageServiceStack(
+        app,
+        f"ImageService-{stage}",
+        settings=settings,
+        # Env-agnostic unless the CLI resolved an account and region (credentials present).
+        env=cdk.Environment(account=account, region=region) if account and region else None,
+        description=f"Serverless image upload, thumbnail and download service ({stage})",
+    )
+
+
+def main() -> None:
+    app = cdk.App()
+    try:
+        build(app, os.environ)
+    except SettingsError as error:
+        sys.exit(f"Invalid settings in cdk.json: {error}")
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -12,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.acknowledgements import APIGW_PUSH_TO_CLOUDWATCH, acknowledge
 from stacks.processing import renditions_json
 from stacks.service_function import LOG_RETENTION, ServiceFunction
 from stacks.settings import Settings
@@ -80,7 +81,7 @@ class Api(Construct):
         )
 
         access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+            self, "AccessLogs", retention=LOG_RETENTION, removal_policy=settings.removal
         )
         self.rest_api = apigw.RestApi(
             self,
@@ -122,8 +123,14 @@ class Api(Construct):
                 metrics_enabled=True,
             ),
         )
+        # Parameters: the `{name}` path parameter must be present. Bodies are images (binary),
+        # so no method has a body model and body validation never rejects one.
         validator = apigw.RequestValidator(
-            self, "Validator", rest_api=self.rest_api, validate_request_parameters=True
+            self,
+            "Validator",
+            rest_api=self.rest_api,
+            validate_request_parameters=True,
+            validate_request_body=True,
         )
         method_options: dict[str, Any] = {
             "api_key_required": settings.api_key_required,
@@ -156,3 +163,23 @@ class Api(Construct):
             plan.add_api_stage(stage=self.rest_api.deployment_stage)
             self.api_key = self.rest_api.add_api_key("ApiKey")
             plan.add_api_key(self.api_key)
+
+        acknowledge(
+            self.rest_api,
+            {
+                APIGW_PUSH_TO_CLOUDWATCH: "API Gateway's account-level logging role; this AWS "
+                "policy is the documented one for access and execution logs",
+                "AwsSolutions-APIG3": "No WAF: its fixed monthly cost outweighs the risk for this "
+                "service; stage throttling (and API keys with a usage plan where required) bound "
+                "abuse. Attach a web ACL to the stage when exposing it widely",
+            },
+        )
+        auth_reason = (
+            "The service is an open image store by design (see README): no user identities. "
+            "Stages with apiKeyRequired gate every route with an API key and usage plan"
+        )
+        for method in self.rest_api.methods:
+            if method.http_method != "OPTIONS":
+                acknowledge(
+                    method, {"AwsSolutions-APIG4": auth_reason, "AwsSolutions-COG4": auth_reason}
+                )

@@ -9,7 +9,6 @@ machine without pip.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,10 +25,16 @@ from stacks.settings import Settings
 PLATFORM_TAGS = {"arm64": "manylinux_2_28_aarch64", "x86_64": "manylinux_2_28_x86_64"}
 
 
-def pip_install_args(requirements: Path | str, platform: str, python_version: str, target: str) -> list[str]:
+def pip_install_args(
+    requirements: Path | str, platform: str, python_version: str, target: str
+) -> list[str]:
     """The one pip command both bundlers run: wheels only, for the target platform."""
     return [
         "install",
+        # Errors only: a machine's pip config (an unreachable extra index, say) makes pip print
+        # warnings on every synth that say nothing about the layer; a failure still prints and
+        # fails the synth.
+        "--quiet",
         "--quiet",
         "--disable-pip-version-check",
         "--no-compile",
@@ -47,6 +52,13 @@ def pip_install_args(requirements: Path | str, platform: str, python_version: st
     ]
 
 
+def _has_pip() -> bool:
+    probe = subprocess.run(
+        [sys.executable, "-m", "pip", "--version"], capture_output=True, check=False
+    )
+    return probe.returncode == 0
+
+
 @jsii.implements(ILocalBundling)
 class _PipLocalBundling:
     def __init__(self, requirements: Path, platform: str, python_version: str) -> None:
@@ -55,10 +67,8 @@ class _PipLocalBundling:
         self._python_version = python_version
 
     def try_bundle(self, output_dir: str, options: Any) -> bool:
-        if shutil.which("pip") is None and subprocess.call(
-            [sys.executable, "-m", "pip", "--version"], stdout=subprocess.DEVNULL
-        ):
-            return False  # no pip here: let CDK fall back to Docker bundling
+        if not _has_pip():
+            return False  # no pip here: CDK falls back to Docker bundling
         args = pip_install_args(
             self._requirements, self._platform, self._python_version, f"{output_dir}/python"
         )
@@ -85,7 +95,9 @@ class PythonLayer(Construct):
         runtime = lambda_runtime(settings)
         # The asset is named by what decides its bytes: the pins, the platform, the Python.
         asset_hash = hashlib.sha256(
-            b"\0".join([requirements.read_bytes(), platform.encode(), settings.python_version.encode()])
+            b"\0".join(
+                [requirements.read_bytes(), platform.encode(), settings.python_version.encode()]
+            )
         ).hexdigest()
         self.layer = lambda_.LayerVersion(
             self,
@@ -99,12 +111,15 @@ class PythonLayer(Construct):
                     command=[
                         "bash",
                         "-c",
-                        "pip " + " ".join(pip_install_args(
-                            "/asset-input/requirements.txt",
-                            platform,
-                            settings.python_version,
-                            "/asset-output/python",
-                        )),
+                        "pip "
+                        + " ".join(
+                            pip_install_args(
+                                "/asset-input/requirements.txt",
+                                platform,
+                                settings.python_version,
+                                "/asset-output/python",
+                            )
+                        ),
                     ],
                     local=_PipLocalBundling(requirements, platform, settings.python_version),
                 ),
@@ -114,4 +129,3 @@ class PythonLayer(Construct):
             description=description,
             removal_policy=RemovalPolicy.DESTROY,
         )
-

@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.acknowledgements import LAMBDA_BASIC_EXECUTION, acknowledge
 from stacks.settings import Settings
 
 LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+LATEST_PYTHON = lambda_.Runtime.PYTHON_3_14
 
 
 def lambda_runtime(settings: Settings) -> lambda_.Runtime:
@@ -48,9 +50,7 @@ class ServiceFunction(Construct):
             self,
             "Logs",
             retention=LOG_RETENTION,
-            removal_policy=RemovalPolicy.DESTROY
-            if settings.removal_policy == "destroy"
-            else RemovalPolicy.RETAIN,
+            removal_policy=settings.removal,
         )
         self.function = lambda_.Function(
             self,
@@ -74,3 +74,21 @@ class ServiceFunction(Construct):
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,
         )
+        acknowledge(
+            self,
+            {
+                LAMBDA_BASIC_EXECUTION: "AWS-maintained, logs:CreateLogGroup/CreateLogStream/"
+                "PutLogEvents only: what every function needs to write its logs",
+                "AwsSolutions-IAM5[Resource::*]": "Active tracing: X-Ray's PutTraceSegments and "
+                "PutTelemetryRecords accept no resource ARN",
+            },
+        )
+        if settings.runtime != LATEST_PYTHON.name:
+            acknowledge(
+                self,
+                {
+                    "AwsSolutions-L1": f"The runtime is the stage's `runtime` setting "
+                    f"({settings.runtime}), which the layers are built for; "
+                    f"{LATEST_PYTHON.name} is one setting away",
+                },
+            )

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aws_cdk import RemovalPolicy
+
 RUNTIMES = ("python3.12", "python3.13", "python3.14")
 ARCHITECTURES = ("arm64", "x86_64")
 FITS = ("contain", "cover")
@@ -56,6 +58,11 @@ class Settings:
     throttle: Throttle
     thumbnail_concurrency: int
     removal_policy: str
+
+    @property
+    def removal(self) -> RemovalPolicy:
+        """What deleting the stack does to data and logs: kept in prod, gone in dev."""
+        return RemovalPolicy.RETAIN if self.removal_policy == "retain" else RemovalPolicy.DESTROY
 
     @property
     def python_version(self) -> str:
@@ -165,6 +172,10 @@ def _integer(name: str, value: Any, minimum: int, maximum: int) -> int:
 
 
 def _number(name: str, value: Any, minimum: float, maximum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not minimum <= value <= maximum:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not minimum <= value <= maximum
+    ):
         raise SettingsError(f"{name}: {value!r} is not a number from {minimum} to {maximum}")
     return float(value)

@@ -17,20 +17,21 @@ THUMBNAILS_PREFIX = "thumbnails/"
 class Storage(Construct):
     def __init__(self, scope: Construct, id: str, *, settings: Settings, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
-        removal = RemovalPolicy.RETAIN if settings.removal_policy == "retain" else RemovalPolicy.DESTROY
-        disposable = removal == RemovalPolicy.DESTROY
         common: dict[str, Any] = {
             "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+            # SSE-S3: server access log delivery cannot write to a KMS-encrypted bucket.
             "encryption": s3.BucketEncryption.S3_MANAGED,
             "enforce_ssl": True,
+            # ACLs off; log delivery is granted by bucket policy (serverAccessLogsUseBucketPolicy).
             "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            "removal_policy": removal,
-            "auto_delete_objects": disposable,
+            "removal_policy": settings.removal,
+            # A dev stack must be deletable with images in it; prod keeps them (RETAIN).
+            "auto_delete_objects": settings.removal == RemovalPolicy.DESTROY,
         }
         self.access_logs = s3.Bucket(
             self,
             "AccessLogs",
-            **{**common, "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_PREFERRED},
+            **common,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
         )
         self.bucket = s3.Bucket(

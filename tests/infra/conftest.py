@@ -1,0 +1,81 @@
+"""Synthesized templates, one per stage, shared by every infrastructure test."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STAGES = ("dev", "prod")
+
+# jsii runs `node` from PATH: put the project's supported Node first (as the Makefile does),
+# so the tests neither print Node 20's end-of-life banner nor run on an unsupported runtime.
+_PROJECT_BIN = ROOT / "node_modules" / ".bin"
+if (_PROJECT_BIN / "node").exists() and not os.environ.get("PATH", "").startswith(
+    str(_PROJECT_BIN)
+):
+    os.environ["PATH"] = f"{_PROJECT_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+
+import aws_cdk as cdk  # noqa: E402  (after PATH: importing starts the jsii runtime)
+from aws_cdk.assertions import Template  # noqa: E402
+
+import app as cdk_app  # noqa: E402
+from stacks.image_service_stack import ImageServiceStack  # noqa: E402
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The context `cdk synth` gets: feature flags and per-stage settings from cdk.json."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+def synthesize(stage: str, **context: Any) -> ImageServiceStack:
+    """The stage's stack as app.py builds it, with layer bundling skipped (their asset hashes
+    are computed from their pins, so the template is the same as a bundled synth)."""
+    app = cdk.App(
+        context={
+            **cdk_json_context(),
+            "stage": stage,
+            "aws:cdk:bundling-stacks": [],
+            **context,
+        }
+    )
+    return cdk_app.build(app, environ={})
+
+
+@pytest.fixture(scope="session")
+def stacks() -> dict[str, ImageServiceStack]:
+    return {stage: synthesize(stage) for stage in STAGES}
+
+
+@pytest.fixture(scope="session")
+def templates(stacks: dict[str, ImageServiceStack]) -> dict[str, Template]:
+    return {stage: Template.from_stack(stack) for stage, stack in stacks.items()}
+
+
+@pytest.fixture(params=STAGES)
+def stage(request: pytest.FixtureRequest) -> str:
+    stage_name: str = request.param
+    return stage_name
+
+
+@pytest.fixture
+def template(templates: dict[str, Template], stage: str) -> Template:
+    """Each stage in turn, for properties every stage must have."""
+    return templates[stage]
+
+
+@pytest.fixture
+def resources(template: Template) -> Callable[[str], dict[str, dict[str, Any]]]:
+    """`resources("AWS::S3::Bucket")` -> {logical id: resource} of the current stage."""
+
+    def of_type(resource_type: str) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = template.find_resources(resource_type)
+        return found
+
+    return of_type

@@ -1,0 +1,473 @@
+"""What the synthesized stacks promise, one property per test, for every stage."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from stacks.processing import MAX_RECEIVE_COUNT
+from tests.infra.policies import allowed_statements, function_id, may
+
+UPLOAD = "image_service.upload.handler"
+DOWNLOAD_IMAGE = "image_service.download_image.handler"
+DOWNLOAD_THUMBNAIL = "image_service.download_thumbnail.handler"
+WORKER = "image_service.thumbnail_worker.handler"
+HANDLERS = (UPLOAD, DOWNLOAD_IMAGE, DOWNLOAD_THUMBNAIL, WORKER)
+API_HANDLERS = (UPLOAD, DOWNLOAD_IMAGE, DOWNLOAD_THUMBNAIL)
+
+# Stateful resources: a new logical id means CloudFormation replaces them, and their data
+# with them. These ids must never change.
+IMAGES_BUCKET = "StorageImagesCFC0E004"
+ACCESS_LOG_BUCKET = "StorageAccessLogs96FB524C"
+QUEUE = "ProcessingQueueA1640E9B"
+DEAD_LETTER_QUEUE = "ProcessingDeadLetterQueue1893A4B8"
+
+
+def resource(template: Template, logical_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = template.to_json()["Resources"][logical_id]
+    return found
+
+
+def function(template: Template, handler: str) -> dict[str, Any]:
+    return resource(template, function_id(template, handler))
+
+
+def object_arn(key: str) -> str:
+    """An object of the images bucket, as `policies.may` renders resource ARNs."""
+    return f"arn:{IMAGES_BUCKET}/{key}"
+
+
+# --- storage --------------------------------------------------------------------------------
+
+
+def test_stateful_logical_ids_are_pinned(template: Template) -> None:
+    resources = template.to_json()["Resources"]
+    assert resources[IMAGES_BUCKET]["Type"] == "AWS::S3::Bucket"
+    assert resources[ACCESS_LOG_BUCKET]["Type"] == "AWS::S3::Bucket"
+    assert resources[QUEUE]["Type"] == "AWS::SQS::Queue"
+    assert resources[DEAD_LETTER_QUEUE]["Type"] == "AWS::SQS::Queue"
+
+
+def test_buckets_block_all_public_access(template: Template) -> None:
+    buckets = template.find_resources("AWS::S3::Bucket")
+    assert len(buckets) == 2
+    for bucket in buckets.values():
+        assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert bucket["Properties"]["OwnershipControls"] == {
+            "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]
+        }
+
+
+def test_buckets_encrypt_at_rest(template: Template) -> None:
+    for bucket in template.find_resources("AWS::S3::Bucket").values():
+        rules = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rules[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+def _denies_plain_http(policy_document: dict[str, Any]) -> bool:
+    return any(
+        statement["Effect"] == "Deny"
+        and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        and statement["Principal"] == {"AWS": "*"}
+        for statement in policy_document["Statement"]
+    )
+
+
+def test_buckets_refuse_requests_without_tls(template: Template) -> None:
+    policies = template.find_resources("AWS::S3::BucketPolicy")
+    protected = {
+        p["Properties"]["Bucket"]["Ref"]
+        for p in policies.values()
+        if _denies_plain_http(p["Properties"]["PolicyDocument"])
+    }
+    assert protected == {IMAGES_BUCKET, ACCESS_LOG_BUCKET}
+
+
+def test_incomplete_multipart_uploads_are_aborted(template: Template) -> None:
+    rules = resource(template, IMAGES_BUCKET)["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert {
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        "Status": "Enabled",
+    } in rules
+
+
+def test_image_bucket_access_is_logged_to_the_log_bucket(template: Template) -> None:
+    logging = resource(template, IMAGES_BUCKET)["Properties"]["LoggingConfiguration"]
+    assert logging["DestinationBucketName"] == {"Ref": ACCESS_LOG_BUCKET}
+
+
+def test_prod_keeps_images_when_the_stack_is_deleted(templates: dict[str, Template]) -> None:
+    assert resource(templates["prod"], IMAGES_BUCKET)["DeletionPolicy"] == "Retain"
+    assert resource(templates["dev"], IMAGES_BUCKET)["DeletionPolicy"] == "Delete"
+    # A dev stack with images in it can still be destroyed.
+    templates["dev"].resource_count_is("Custom::S3AutoDeleteObjects", 2)
+    templates["prod"].resource_count_is("Custom::S3AutoDeleteObjects", 0)
+
+
+# --- queue ----------------------------------------------------------------------------------
+
+
+def test_queues_encrypt_at_rest_and_refuse_requests_without_tls(template: Template) -> None:
+    for queue in (QUEUE, DEAD_LETTER_QUEUE):
+        assert resource(template, queue)["Properties"]["SqsManagedSseEnabled"] is True
+    policies = template.find_resources("AWS::SQS::QueuePolicy")
+    protected = {
+        ref["Ref"]
+        for policy in policies.values()
+        if _denies_plain_http(policy["Properties"]["PolicyDocument"])
+        for ref in policy["Properties"]["Queues"]
+    }
+    assert protected == {QUEUE, DEAD_LETTER_QUEUE}
+
+
+def test_queue_visibility_is_six_times_worker_timeout(template: Template) -> None:
+    worker_timeout = function(template, WORKER)["Properties"]["Timeout"]
+    visibility = resource(template, QUEUE)["Properties"]["VisibilityTimeout"]
+    assert visibility >= 6 * worker_timeout
+
+
+def test_failed_jobs_reach_the_dlq_after_at_least_five_tries(template: Template) -> None:
+    redrive = resource(template, QUEUE)["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [DEAD_LETTER_QUEUE, "Arn"]}
+    assert redrive["maxReceiveCount"] >= 5
+    # The worker gives up (writes the _failed marker) on the same try SQS does.
+    environment = function(template, WORKER)["Properties"]["Environment"]["Variables"]
+    assert (
+        environment["MAX_RECEIVE_COUNT"]
+        == str(redrive["maxReceiveCount"])
+        == str(MAX_RECEIVE_COUNT)
+    )
+
+
+def test_dlq_keeps_failed_jobs_for_14_days(template: Template) -> None:
+    assert (
+        resource(template, DEAD_LETTER_QUEUE)["Properties"]["MessageRetentionPeriod"]
+        == 14 * 24 * 3600
+    )
+
+
+def test_worker_reports_partial_batch_failures_with_bounded_batches(
+    template: Template, stage: str
+) -> None:
+    mappings = template.find_resources("AWS::Lambda::EventSourceMapping")
+    assert len(mappings) == 1
+    mapping = next(iter(mappings.values()))["Properties"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [QUEUE, "Arn"]}
+    assert mapping["FunctionName"] == {"Ref": function_id(template, WORKER)}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert 1 <= mapping["BatchSize"] <= 10
+    expected_concurrency = {"dev": 5, "prod": 20}[stage]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": expected_concurrency}
+
+
+# --- functions ------------------------------------------------------------------------------
+
+
+def test_four_functions_with_explicit_runtime_architecture_memory_and_tracing(
+    template: Template,
+) -> None:
+    for handler in HANDLERS:
+        properties = function(template, handler)["Properties"]
+        assert properties["Runtime"] == "python3.13"
+        assert properties["Architectures"] == ["arm64"]
+        assert 128 <= properties["MemorySize"] <= 10240
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_api_functions_finish_before_api_gateway_gives_up(template: Template) -> None:
+    for handler in API_HANDLERS:
+        # API Gateway's integration timeout is 29 s: a slower function answers no one.
+        assert function(template, handler)["Properties"]["Timeout"] < 29
+
+
+def test_every_function_logs_to_its_own_group_with_retention(
+    template: Template, stage: str
+) -> None:
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    for handler in HANDLERS:
+        group_id = function(template, handler)["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert groups[group_id]["Properties"]["RetentionInDays"] == 30
+        assert groups[group_id]["DeletionPolicy"] == {"dev": "Delete", "prod": "Retain"}[stage]
+
+
+def test_functions_get_the_environment_the_handlers_read(template: Template) -> None:
+    common = {"BUCKET_NAME", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL"}
+    expected = {
+        UPLOAD: common | {"QUEUE_URL", "MAX_UPLOAD_BYTES", "MAX_IMAGE_PIXELS", "CORS_ORIGINS"},
+        DOWNLOAD_IMAGE: common | {"CORS_ORIGINS"},
+        DOWNLOAD_THUMBNAIL: common | {"RENDITIONS", "DEFAULT_RENDITION", "CORS_ORIGINS"},
+        WORKER: common | {"RENDITIONS", "MAX_IMAGE_PIXELS", "MAX_RECEIVE_COUNT"},
+    }
+    for handler, names in expected.items():
+        variables = function(template, handler)["Properties"]["Environment"]["Variables"]
+        assert set(variables) == names, handler
+        assert variables["BUCKET_NAME"] == {"Ref": IMAGES_BUCKET}
+    renditions = json.loads(
+        function(template, WORKER)["Properties"]["Environment"]["Variables"]["RENDITIONS"]
+    )
+    assert renditions["thumb"] == {"width": 256, "height": 256, "fit": "contain"}
+    assert renditions["square"] == {"width": 320, "height": 320, "fit": "cover"}
+
+
+def test_upload_limit_fits_lambda_payload_after_base64(template: Template) -> None:
+    limit = int(
+        function(template, UPLOAD)["Properties"]["Environment"]["Variables"]["MAX_UPLOAD_BYTES"]
+    )
+    # Binary bodies reach Lambda base64-encoded; a synchronous invocation carries 6 MB.
+    assert limit * 4 / 3 < 6 * 1024 * 1024
+
+
+def test_only_image_decoding_functions_load_pillow(template: Template) -> None:
+    layers = template.find_resources("AWS::Lambda::LayerVersion")
+    pillow = next(
+        lid for lid, layer in layers.items() if "Pillow" in layer["Properties"]["Description"]
+    )
+    for handler in HANDLERS:
+        refs = function(template, handler)["Properties"]["Layers"]
+        assert ({"Ref": pillow} in refs) == (handler in (UPLOAD, WORKER)), handler
+        assert len(refs) == (2 if handler in (UPLOAD, WORKER) else 1)
+
+
+def test_layers_are_built_for_the_functions_runtime_and_architecture(template: Template) -> None:
+    for layer in template.find_resources("AWS::Lambda::LayerVersion").values():
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+        assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+
+
+# --- least privilege ------------------------------------------------------------------------
+
+
+def test_upload_writes_and_deletes_only_originals(template: Template) -> None:
+    assert may(template, UPLOAD, "s3:PutObject", object_arn("originals/A.jpg"))
+    assert may(template, UPLOAD, "s3:DeleteObject", object_arn("originals/A.jpg"))
+    assert not may(template, UPLOAD, "s3:PutObject", object_arn("thumbnails/thumb/A.jpg"))
+    assert not may(template, UPLOAD, "s3:DeleteObject", object_arn("thumbnails/thumb/A.jpg"))
+    assert not may(template, UPLOAD, "s3:GetObject", object_arn("originals/A.jpg"))
+
+
+def test_worker_cannot_write_originals(template: Template) -> None:
+    assert may(template, WORKER, "s3:GetObject", object_arn("originals/A.jpg"))
+    assert may(template, WORKER, "s3:PutObject", object_arn("thumbnails/thumb/A.jpg"))
+    assert may(template, WORKER, "s3:PutObject", object_arn("thumbnails/_failed/A.jpg"))
+    assert not may(template, WORKER, "s3:PutObject", object_arn("originals/A.jpg"))
+    assert not may(template, WORKER, "s3:DeleteObject", object_arn("originals/A.jpg"))
+
+
+def test_downloads_only_read(template: Template) -> None:
+    assert may(template, DOWNLOAD_IMAGE, "s3:GetObject", object_arn("originals/A.jpg"))
+    assert not may(template, DOWNLOAD_IMAGE, "s3:GetObject", object_arn("thumbnails/thumb/A.jpg"))
+    assert may(template, DOWNLOAD_THUMBNAIL, "s3:GetObject", object_arn("thumbnails/thumb/A.jpg"))
+    for handler in (DOWNLOAD_IMAGE, DOWNLOAD_THUMBNAIL):
+        for key in ("originals/A.jpg", "thumbnails/thumb/A.jpg"):
+            assert not may(template, handler, "s3:PutObject", object_arn(key))
+            assert not may(template, handler, "s3:DeleteObject", object_arn(key))
+
+
+def test_only_upload_sends_jobs_and_only_the_worker_consumes_them(template: Template) -> None:
+    queue_arn = f"arn:{QUEUE}"
+    assert may(template, UPLOAD, "sqs:SendMessage", queue_arn)
+    assert may(template, WORKER, "sqs:DeleteMessage", queue_arn)
+    for handler in (DOWNLOAD_IMAGE, DOWNLOAD_THUMBNAIL):
+        assert not may(template, handler, "sqs:SendMessage", queue_arn)
+    assert not may(template, UPLOAD, "sqs:ReceiveMessage", queue_arn)
+    assert not may(template, WORKER, "sqs:SendMessage", queue_arn)
+
+
+def test_no_function_has_unscoped_storage_or_queue_access(template: Template) -> None:
+    for handler in HANDLERS:
+        for actions, resources in allowed_statements(template, handler):
+            if any(a.startswith(("s3:", "sqs:")) for a in actions):
+                assert "*" not in resources, (handler, actions)
+
+
+# --- API ------------------------------------------------------------------------------------
+
+
+def test_api_passes_every_body_through_as_binary(template: Template) -> None:
+    template.has_resource_properties("AWS::ApiGateway::RestApi", {"BinaryMediaTypes": ["*/*"]})
+
+
+def test_stage_is_throttled_traced_and_access_logged(template: Template, stage: str) -> None:
+    rate, burst = {"dev": (50, 100), "prod": (100, 200)}[stage]
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": stage,
+            "TracingEnabled": True,
+            "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "HttpMethod": "*",
+                            "ResourcePath": "/*",
+                            "ThrottlingRateLimit": rate,
+                            "ThrottlingBurstLimit": burst,
+                        }
+                    )
+                ]
+            ),
+        },
+    )
+
+
+def _routes(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
+    """(method, path) -> method properties, paths rebuilt from the resource tree."""
+    resources = template.find_resources("AWS::ApiGateway::Resource")
+
+    def path_of(ref: Any) -> str:
+        if isinstance(ref, dict) and "Fn::GetAtt" in ref:
+            return ""  # the root resource
+        props = resources[ref["Ref"]]["Properties"]
+        return f"{path_of(props['ParentId'])}/{props['PathPart']}"
+
+    return {
+        (m["Properties"]["HttpMethod"], path_of(m["Properties"]["ResourceId"])): m["Properties"]
+        for m in template.find_resources("AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] != "OPTIONS"
+    }
+
+
+def test_three_routes_reach_their_functions_through_proxy_integrations(template: Template) -> None:
+    routes = _routes(template)
+    expected = {
+        ("POST", "/upload"): UPLOAD,
+        ("GET", "/download/{name}"): DOWNLOAD_IMAGE,
+        ("GET", "/download-thumbnail/{name}"): DOWNLOAD_THUMBNAIL,
+    }
+    assert set(routes) == set(expected)
+    for route, handler in expected.items():
+        integration = routes[route]["Integration"]
+        assert integration["Type"] == "AWS_PROXY"
+        assert function_id(template, handler) in json.dumps(integration["Uri"]), route
+
+
+def test_requests_are_validated_before_reaching_a_function(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGateway::RequestValidator",
+        {"ValidateRequestParameters": True, "ValidateRequestBody": True},
+    )
+    for (_, path), properties in _routes(template).items():
+        assert "RequestValidatorId" in properties, path
+        if "{name}" in path:
+            assert properties["RequestParameters"] == {"method.request.path.name": True}
+
+
+def test_api_key_required_in_prod_and_not_in_dev(templates: dict[str, Template]) -> None:
+    for stage, required in (("dev", False), ("prod", True)):
+        routes = _routes(templates[stage])
+        assert {p.get("ApiKeyRequired", False) for p in routes.values()} == {required}, stage
+    templates["prod"].resource_count_is("AWS::ApiGateway::ApiKey", 1)
+    templates["prod"].has_resource_properties(
+        "AWS::ApiGateway::UsagePlan",
+        {"Throttle": {"RateLimit": 100, "BurstLimit": 200}, "ApiStages": Match.any_value()},
+    )
+    templates["prod"].resource_count_is("AWS::ApiGateway::UsagePlanKey", 1)
+    templates["dev"].resource_count_is("AWS::ApiGateway::ApiKey", 0)
+    templates["dev"].resource_count_is("AWS::ApiGateway::UsagePlan", 0)
+
+
+def test_cors_preflight_answers_the_configured_origins_without_an_api_key(
+    templates: dict[str, Template],
+) -> None:
+    for stage, origin in (("dev", "'*'"), ("prod", "'https://example.com'")):
+        preflights = [
+            m["Properties"]
+            for m in templates[stage].find_resources("AWS::ApiGateway::Method").values()
+            if m["Properties"]["HttpMethod"] == "OPTIONS"
+        ]
+        assert len(preflights) == 6  # root, two collections, three routes' resources
+        for preflight in preflights:
+            assert not preflight.get("ApiKeyRequired", False)
+            headers = preflight["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
+            assert headers["method.response.header.Access-Control-Allow-Origin"] == origin
+    upload = function(templates["prod"], UPLOAD)["Properties"]["Environment"]["Variables"]
+    assert upload["CORS_ORIGINS"] == "https://example.com"
+
+
+# --- monitoring and outputs -----------------------------------------------------------------
+
+
+def test_alarm_fires_as_soon_as_the_dlq_holds_a_message(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [
+                {"Name": "QueueName", "Value": {"Fn::GetAtt": [DEAD_LETTER_QUEUE, "QueueName"]}}
+            ],
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 0,
+            "AlarmActions": [{"Ref": Match.any_value()}],
+        },
+    )
+
+
+def test_every_function_has_an_error_alarm(template: Template) -> None:
+    alarmed = {
+        alarm["Properties"]["Dimensions"][0]["Value"]["Ref"]
+        for alarm in template.find_resources(
+            "AWS::CloudWatch::Alarm", {"Properties": {"MetricName": "Errors"}}
+        ).values()
+    }
+    assert alarmed == {function_id(template, handler) for handler in HANDLERS}
+
+
+def test_outputs_name_what_a_user_needs_after_deploying(templates: dict[str, Template]) -> None:
+    common = {
+        "ApiUrl",
+        "BucketName",
+        "QueueUrl",
+        "DeadLetterQueueUrl",
+        "AlarmTopicArn",
+        "UploadFunctionName",
+        "DownloadImageFunctionName",
+        "DownloadThumbnailFunctionName",
+        "ThumbnailWorkerFunctionName",
+    }
+    assert common <= set(templates["dev"].find_outputs("*"))
+    assert common | {"ApiKeyId"} <= set(templates["prod"].find_outputs("*"))
+    assert "ApiKeyId" not in templates["dev"].find_outputs("*")
+    outputs = templates["dev"].find_outputs("*")
+    assert outputs["BucketName"]["Value"] == {"Ref": IMAGES_BUCKET}
+    assert outputs["QueueUrl"]["Value"] == {"Ref": QUEUE}
+    assert outputs["DeadLetterQueueUrl"]["Value"] == {"Ref": DEAD_LETTER_QUEUE}
+
+
+PHYSICAL_NAME_PROPERTIES = {
+    "BucketName",
+    "QueueName",
+    "FunctionName",
+    "RoleName",
+    "TopicName",
+    "LogGroupName",
+    "LayerName",
+    "AlarmName",
+    "ManagedPolicyName",
+}
+
+
+@pytest.mark.parametrize("name_property", sorted(PHYSICAL_NAME_PROPERTIES))
+def test_no_physical_names_anywhere(template: Template, name_property: str) -> None:
+    # Generated names let two stages (or two copies) live in one account, and let
+    # CloudFormation replace a resource without a name clash. A reference to another
+    # resource's generated name (`{"Ref": ...}`) is fine; a literal string is not.
+    for logical_id, found in template.to_json()["Resources"].items():
+        value = found.get("Properties", {}).get(name_property)
+        assert value is None or isinstance(value, dict), f"{logical_id}: {value!r}"
+
+
+def test_stack_names_follow_the_stage(stacks: dict[str, Any]) -> None:
+    assert {stage: stack.stack_name for stage, stack in stacks.items()} == {
+        "dev": "ImageService-dev",
+        "prod": "ImageService-prod",
+    }
