@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import boto3
 from aws_lambda_powertools import Logger
+from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from image_service import names
@@ -21,7 +22,8 @@ from image_service.storage import API_BOTO_CONFIG, get_object
 
 CONFIG = load_config()
 logger = Logger()
-s3 = boto3.client("s3", config=API_BOTO_CONFIG)
+# SigV4 presigned URLs: they state their own expiry (X-Amz-Expires) and work in every region.
+s3 = boto3.client("s3", config=API_BOTO_CONFIG.merge(BotoConfig(signature_version="s3v4")))
 
 # A Lambda response carries at most 6 MB, and base64 makes the body 4/3 larger.
 MAX_INLINE_BYTES = 4_000_000

@@ -1,0 +1,184 @@
+"""Handler tests: the four functions against moto's in-process S3 and SQS.
+
+Each handler module reads its environment and creates its boto3 clients once, at import, as
+on Lambda. So the environment is set (for this session only) before they are imported, and
+moto is imported before them: moto hooks every botocore client created after its import.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+EVENTS = Path(__file__).resolve().parent / "events"
+BUCKET = "image-service-test-bucket"
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/jobs"
+MAX_UPLOAD_BYTES = 1_000_000
+MAX_IMAGE_PIXELS = 10_000_000
+MAX_RECEIVE_COUNT = 3
+RENDITIONS = {
+    "thumb": {"width": 256, "height": 256, "fit": "contain"},
+    "square": {"width": 320, "height": 320, "fit": "cover"},
+}
+FUNCTION_ENV = {
+    "BUCKET_NAME": BUCKET,
+    "QUEUE_URL": QUEUE_URL,
+    "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+    "MAX_IMAGE_PIXELS": str(MAX_IMAGE_PIXELS),
+    "MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
+    "RENDITIONS": json.dumps(RENDITIONS, separators=(",", ":")),
+    "DEFAULT_RENDITION": "thumb",
+    "CORS_ORIGINS": "*",
+    "POWERTOOLS_SERVICE_NAME": "image-service",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+
+
+@dataclass(frozen=True)
+class Functions:
+    upload: ModuleType
+    download_image: ModuleType
+    download_thumbnail: ModuleType
+    worker: ModuleType
+
+
+@pytest.fixture(scope="session")
+def functions() -> Iterator[Functions]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in FUNCTION_ENV.items():
+            patch.setenv(name, value)
+        yield Functions(
+            upload=importlib.import_module("image_service.upload"),
+            download_image=importlib.import_module("image_service.download_image"),
+            download_thumbnail=importlib.import_module("image_service.download_thumbnail"),
+            worker=importlib.import_module("image_service.thumbnail_worker"),
+        )
+
+
+@dataclass(frozen=True)
+class Aws:
+    s3: Any
+    sqs: Any
+
+    def object_keys(self) -> list[str]:
+        listing = self.s3.list_objects_v2(Bucket=BUCKET)
+        return sorted(obj["Key"] for obj in listing.get("Contents", []))
+
+    def get(self, key: str) -> dict[str, Any]:
+        response = self.s3.get_object(Bucket=BUCKET, Key=key)
+        response["Data"] = response["Body"].read()
+        return dict(response)
+
+    def put(self, key: str, data: bytes, content_type: str = "image/jpeg") -> None:
+        self.s3.put_object(Bucket=BUCKET, Key=key, Body=data, ContentType=content_type)
+
+    def messages(self) -> list[dict[str, Any]]:
+        received = self.sqs.receive_message(QueueUrl=QUEUE_URL, MaxNumberOfMessages=10)
+        return [json.loads(m["Body"]) for m in received.get("Messages", [])]
+
+
+@pytest.fixture(scope="session")
+def _moto(functions: Functions) -> Iterator[Aws]:
+    # One emulator for the session (starting one per test costs more than most tests);
+    # `aws` empties it between tests instead.
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        sqs.create_queue(QueueName="jobs")
+        yield Aws(s3, sqs)
+
+
+@pytest.fixture
+def aws(_moto: Aws) -> Aws:
+    for key in _moto.object_keys():
+        _moto.s3.delete_object(Bucket=BUCKET, Key=key)
+    # A fresh queue: PurgeQueue is limited to once a minute, also in moto.
+    _moto.sqs.delete_queue(QueueUrl=QUEUE_URL)
+    _moto.sqs.create_queue(QueueName="jobs")
+    return _moto
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "test-function"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    aws_request_id: str = "5b6b1a5c-0000-4000-8000-000000000000"
+
+
+@pytest.fixture
+def context() -> LambdaContext:
+    return LambdaContext()
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
+
+
+def upload_event(
+    body: bytes, content_type: str = "image/jpeg", headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """POST /upload as API Gateway delivers it with binaryMediaTypes */*: base64 body."""
+    event = load_event("api_upload.json")
+    event["headers"]["Content-Type"] = content_type
+    event["headers"].update(headers or {})
+    event["body"] = base64.b64encode(body).decode()
+    event["isBase64Encoded"] = True
+    return event
+
+
+def download_event(
+    route: str, name: str | None, headers: dict[str, str] | None = None, **query: str
+) -> dict[str, Any]:
+    """GET /<route>/{name}; `name` is the path parameter exactly as API Gateway hands it over."""
+    event = copy.deepcopy(load_event("api_download.json"))
+    event["resource"] = f"/{route}/{{name}}"
+    event["path"] = f"/{route}/{name}"
+    event["requestContext"]["path"] = f"/dev/{route}/{name}"
+    event["pathParameters"] = None if name is None else {"name": name}
+    event["headers"].update(headers or {})
+    event["queryStringParameters"] = query or None
+    return event
+
+
+def sqs_event(*bodies: str, receive_count: int = 1) -> dict[str, Any]:
+    template = load_event("sqs_job.json")["Records"][0]
+    records = []
+    for index, body in enumerate(bodies):
+        record = copy.deepcopy(template)
+        record["messageId"] = f"message-{index}"
+        record["body"] = body
+        record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+        records.append(record)
+    return {"Records": records}
+
+
+def job_body(name: str, bucket: str = BUCKET) -> str:
+    return json.dumps({"v": 1, "bucket": bucket, "key": f"originals/{name}", "id": name[:26]})
+
+
+def body_of(response: dict[str, Any]) -> bytes:
+    if response["isBase64Encoded"]:
+        return base64.b64decode(response["body"])
+    return str(response["body"]).encode()
+
+
+def error_of(response: dict[str, Any]) -> tuple[int, str]:
+    payload = json.loads(response["body"])
+    assert set(payload) == {"error"}
+    assert set(payload["error"]) == {"code", "message"}
+    return response["statusCode"], payload["error"]["code"]

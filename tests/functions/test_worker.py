@@ -1,0 +1,222 @@
+"""The thumbnail worker: renditions, orientation, colour, metadata, failures, idempotency."""
+
+from __future__ import annotations
+
+import json
+from io import BytesIO
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests import images
+from tests.functions.conftest import (
+    BUCKET,
+    MAX_RECEIVE_COUNT,
+    Aws,
+    Functions,
+    LambdaContext,
+    job_body,
+    sqs_event,
+)
+from tests.images import BLUE, GREEN, RED
+
+ID = "01JDXK9V3Q8ZJ4W6M2T5R7Y0AB"
+
+
+def run(functions: Functions, context: LambdaContext, *bodies: str, receive_count: int = 1) -> Any:
+    return functions.worker.handler(sqs_event(*bodies, receive_count=receive_count), context)
+
+
+def store_and_render(
+    functions: Functions, aws: Aws, context: LambdaContext, data: bytes, ext: str = "jpg"
+) -> dict[str, Image.Image]:
+    name = f"{ID}.{ext}"
+    aws.put(f"originals/{name}", data)
+    assert run(functions, context, job_body(name)) == {"batchItemFailures": []}
+    thumbnails = {}
+    for rendition in ("thumb", "square"):
+        stored = aws.get(f"thumbnails/{rendition}/{name}")
+        image = Image.open(BytesIO(stored["Data"]))
+        assert stored["ContentType"] == Image.MIME[image.format]
+        image.load()
+        thumbnails[rendition] = image
+    return thumbnails
+
+
+def close_to(actual: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 40) -> bool:
+    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=False))
+
+
+def test_every_rendition_fits_its_box(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    thumbnails = store_and_render(functions, aws, context, images.jpeg(1600, 1200))
+    assert thumbnails["thumb"].size == (256, 192)  # contain: inside 256x256, aspect kept
+    assert thumbnails["square"].size == (320, 320)  # cover: fills 320x320, centre crop
+    assert all(t.format == "JPEG" and t.mode == "RGB" for t in thumbnails.values())
+
+
+def test_small_originals_are_not_enlarged(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    thumbnails = store_and_render(functions, aws, context, images.jpeg(200, 100))
+    assert thumbnails["thumb"].size == (200, 100)
+    assert thumbnails["square"].size == (100, 100)
+
+
+def test_exif_orientation_is_applied(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    # Stored 800x400 sideways; displayed 400x800: red top half, green top-right, blue bottom.
+    thumb = store_and_render(functions, aws, context, images.exif_rotated_jpeg(800, 400))["thumb"]
+    assert thumb.size == (128, 256)
+    rgb = thumb.convert("RGB")
+    assert close_to(rgb.getpixel((20, 100)), RED)
+    assert close_to(rgb.getpixel((110, 20)), GREEN)
+    assert close_to(rgb.getpixel((64, 200)), BLUE)
+
+
+def test_thumbnails_carry_no_metadata(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    original = images.exif_rotated_jpeg()
+    assert b"TestCam" in original
+    assert b"secret comment" in original
+    name = f"{ID}.jpg"
+    aws.put(f"originals/{name}", original)
+    run(functions, context, job_body(name))
+    for rendition in ("thumb", "square"):
+        data = aws.get(f"thumbnails/{rendition}/{name}")["Data"]
+        image = Image.open(BytesIO(data))
+        assert not image.getexif()
+        assert not {"exif", "icc_profile", "comment", "xmp", "XML:com.adobe.xmp"} & set(image.info)
+        for marker in (b"Exif", b"TestCam", b"secret comment", b"ICC_PROFILE", b"http://ns.adobe"):
+            assert marker not in data
+
+
+def test_cmyk_jpeg_becomes_rgb(functions: Functions, aws: Aws, context: LambdaContext) -> None:
+    thumbnails = store_and_render(functions, aws, context, images.cmyk_jpeg())
+    photo = images.photo(320, 240).resize((256, 192))
+    thumb = thumbnails["thumb"]
+    assert thumb.mode == "RGB"
+    assert close_to(thumb.getpixel((128, 96)), photo.getpixel((128, 96)), tolerance=60)
+
+
+def test_palette_png(functions: Functions, aws: Aws, context: LambdaContext) -> None:
+    thumbnails = store_and_render(functions, aws, context, images.palette_png(), "png")
+    assert thumbnails["thumb"].format == "JPEG"
+    assert thumbnails["thumb"].size == (256, 192)
+
+
+def test_16_bit_png_keeps_its_tones(functions: Functions, aws: Aws, context: LambdaContext) -> None:
+    thumb = store_and_render(functions, aws, context, images.png_16bit(), "png")["thumb"]
+    grey = thumb.convert("L")
+    # A full-range ramp, scaled to 8 bits rather than clipped to white.
+    assert grey.getpixel((5, 96)) < 20
+    assert 100 < grey.getpixel((128, 96)) < 160
+    assert grey.getpixel((250, 96)) > 235
+
+
+def test_transparency_is_kept(functions: Functions, aws: Aws, context: LambdaContext) -> None:
+    thumbnails = store_and_render(functions, aws, context, images.png_alpha(), "png")
+    thumb = thumbnails["thumb"]
+    assert thumb.format == "WEBP"
+    assert thumb.mode == "RGBA"
+    assert thumb.getpixel((200, 96))[3] == 0  # right half transparent
+    left = thumb.getpixel((40, 96))
+    assert left[3] == 255
+    assert close_to(left[:3], RED)
+
+
+def test_webp_with_alpha(functions: Functions, aws: Aws, context: LambdaContext) -> None:
+    thumb = store_and_render(functions, aws, context, images.webp_alpha(), "webp")["thumb"]
+    assert thumb.mode == "RGBA"
+    assert thumb.getpixel((40, 96))[3] == 0
+
+
+def test_animated_gif_uses_its_first_frame(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    thumb = store_and_render(functions, aws, context, images.animated_gif(), "gif")["thumb"]
+    assert thumb.format == "JPEG"
+    assert close_to(thumb.getpixel((60, 45)), RED)
+
+
+@pytest.mark.parametrize("make", [images.progressive_jpeg, images.webp, images.png])
+def test_other_formats_render(functions: Functions, aws: Aws, context: LambdaContext, make) -> None:
+    thumbnails = store_and_render(functions, aws, context, make())
+    assert thumbnails["thumb"].size == (256, 192)
+
+
+def test_replayed_message_writes_identical_objects(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    name = f"{ID}.jpg"
+    aws.put(f"originals/{name}", images.exif_rotated_jpeg())
+    keys = [f"thumbnails/thumb/{name}", f"thumbnails/square/{name}"]
+    run(functions, context, job_body(name))
+    first = [aws.get(key) for key in keys]
+    run(functions, context, job_body(name), receive_count=2)
+    second = [aws.get(key) for key in keys]
+    assert [o["Data"] for o in first] == [o["Data"] for o in second]
+    assert [o["ETag"] for o in first] == [o["ETag"] for o in second]
+
+
+def test_one_bad_record_among_good_ones_is_the_only_failure(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    good = [f"0{n}JDXK9V3Q8ZJ4W6M2T5R7Y0AB.png" for n in range(1, 4)]
+    for name in good:
+        aws.put(f"originals/{name}", images.png(64, 48), "image/png")
+    bodies = [job_body(good[0]), "this is not json", job_body(good[1]), job_body(good[2])]
+    response = run(functions, context, *bodies)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "message-1"}]}
+    for name in good:
+        assert aws.get(f"thumbnails/thumb/{name}")["ContentType"] == "image/jpeg"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[]",
+        json.dumps({"v": 2, "bucket": BUCKET, "key": f"originals/{ID}.jpg", "id": ID}),
+        job_body(f"{ID}.jpg", bucket="someone-elses-bucket"),
+        json.dumps({"v": 1, "bucket": BUCKET, "key": f"originals/../{ID}.jpg", "id": ID}),
+        json.dumps({"v": 1, "bucket": BUCKET, "key": f"thumbnails/{ID}.jpg", "id": ID}),
+        json.dumps({"v": 1, "bucket": BUCKET, "key": f"originals/{ID}.jpg", "id": "X"}),
+    ],
+    ids=["not-an-object", "wrong-version", "other-bucket", "traversal", "wrong-prefix", "wrong-id"],
+)
+def test_malformed_jobs_fail_without_touching_storage(
+    functions: Functions, aws: Aws, context: LambdaContext, body: str
+) -> None:
+    aws.put(f"originals/{ID}.jpg", images.jpeg(64, 48))
+    assert run(functions, context, body) == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
+    assert aws.object_keys() == [f"originals/{ID}.jpg"]
+
+
+def test_undecodable_original_is_marked_failed_at_once(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    name = f"{ID}.jpg"
+    aws.put(f"originals/{name}", images.truncated_jpeg())
+    assert run(functions, context, job_body(name)) == {
+        "batchItemFailures": [{"itemIdentifier": "message-0"}]
+    }
+    marker = json.loads(aws.get(f"thumbnails/_failed/{name}")["Data"])
+    assert marker["attempts"] == 1
+    assert marker["reason"]
+
+
+@pytest.mark.parametrize(
+    ("receive_count", "marked"),
+    [(1, False), (MAX_RECEIVE_COUNT - 1, False), (MAX_RECEIVE_COUNT, True)],
+)
+def test_transient_failure_is_marked_only_on_the_last_try(
+    functions: Functions, aws: Aws, context: LambdaContext, receive_count: int, marked: bool
+) -> None:
+    name = f"{ID}.jpg"  # the original is missing: S3 answers NoSuchKey
+    response = run(functions, context, job_body(name), receive_count=receive_count)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
+    assert (f"thumbnails/_failed/{name}" in aws.object_keys()) is marked
