@@ -153,7 +153,7 @@ class LocalRunner:
         assert self.emulator is not None
         service = self.service
         lines = [
-            f"Image service stack {service.stack_name!r}, running locally (no AWS account used)",
+            f"Stack {service.stack_name!r} running locally (no AWS account, no Docker)",
             f"  template:   {self.assembly.directory} {synth_note}",
             f"  moto:       {self.emulator.endpoint}  (S3 and SQS; fake credentials 'testing')",
         ]
@@ -186,8 +186,8 @@ class LocalRunner:
                 + ("" if mapping.enabled else " (disabled in the template)")
             )
         lines.append(
-            f"  not emulated (harmless locally): {len(service.ignored)} resources of"
-            f" {len({i.type for i in service.ignored})} types, e.g. IAM, alarms, log groups"
+            f"  not emulated (harmless locally, see IGNORED_TYPES): {len(service.ignored)}"
+            f" resources: {', '.join(sorted({i.type.split('::', 1)[-1] for i in service.ignored}))}"
         )
         lines.extend(f"  note:       {note}" for note in self.notes)
         if self.api_server is not None:

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from local_runner.template import Assembly, LocalAws, Service, load_service
+from tests.local_runner.assemblies import FIXTURE_ASSEMBLY, synthesized
+
+LOCAL = LocalAws(endpoint="http://127.0.0.1:4566")
+
+
+@pytest.fixture(scope="session")
+def stage_assemblies() -> dict[str, Path]:
+    dev, prod = synthesized("dev", "prod")
+    return {"dev": dev, "prod": prod}
+
+
+@pytest.fixture(scope="session")
+def dev_service(stage_assemblies: dict[str, Path]) -> Service:
+    return load_service(Assembly.load(stage_assemblies["dev"]), LOCAL)
+
+
+@pytest.fixture(scope="session")
+def prod_service(stage_assemblies: dict[str, Path]) -> Service:
+    return load_service(Assembly.load(stage_assemblies["prod"]), LOCAL)
+
+
+@pytest.fixture(scope="session")
+def fixture_service() -> Service:
+    return load_service(Assembly.load(FIXTURE_ASSEMBLY), LOCAL)

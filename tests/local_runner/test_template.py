@@ -1,0 +1,249 @@
+"""The runner reads the template like CloudFormation would, with local values."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from local_runner.template import (
+    IGNORED_TYPES,
+    Assembly,
+    LocalAws,
+    Resolver,
+    Service,
+    TemplateError,
+    load_service,
+)
+from tests.local_runner.assemblies import FIXTURE_ASSEMBLY
+from tests.local_runner.conftest import LOCAL
+
+TEMPLATE = {
+    "Parameters": {"Greeting": {"Type": "String", "Default": "hello"}},
+    "Resources": {
+        "Images": {"Type": "AWS::S3::Bucket"},
+        "Jobs": {"Type": "AWS::SQS::Queue"},
+        "Worker": {"Type": "AWS::Lambda::Function"},
+        "Topic": {"Type": "AWS::SNS::Topic"},
+    },
+}
+
+
+@pytest.fixture
+def resolver() -> Resolver:
+    return Resolver("Demo-dev", TEMPLATE, LOCAL)
+
+
+def test_ref_to_a_bucket_is_a_valid_lowercase_generated_name(resolver: Resolver) -> None:
+    name = resolver.resolve({"Ref": "Images"})
+    assert name.startswith("demo-dev-images-")
+    assert name == name.lower()
+    assert 3 <= len(name) <= 63
+
+
+def test_ref_to_a_queue_is_its_url_on_the_emulator(resolver: Resolver) -> None:
+    url = resolver.resolve({"Ref": "Jobs"})
+    assert url.startswith("http://127.0.0.1:4566/123456789012/Demo-dev-Jobs-")
+
+
+def test_names_are_stable_between_runs() -> None:
+    first = Resolver("Demo-dev", TEMPLATE, LOCAL).resolve({"Ref": "Images"})
+    again = Resolver("Demo-dev", TEMPLATE, LocalAws(endpoint="http://127.0.0.1:1")).resolve(
+        {"Ref": "Images"}
+    )
+    assert first == again
+
+
+def test_pseudo_parameters_and_parameter_defaults(resolver: Resolver) -> None:
+    assert resolver.resolve({"Ref": "AWS::Region"}) == "us-east-1"
+    assert resolver.resolve({"Ref": "AWS::AccountId"}) == "123456789012"
+    assert resolver.resolve({"Ref": "AWS::Partition"}) == "aws"
+    assert resolver.resolve({"Ref": "AWS::URLSuffix"}) == "amazonaws.com"
+    assert resolver.resolve({"Ref": "AWS::StackName"}) == "Demo-dev"
+    assert resolver.resolve({"Ref": "Greeting"}) == "hello"
+
+
+def test_get_att_in_both_forms(resolver: Resolver) -> None:
+    arn = resolver.resolve({"Fn::GetAtt": ["Jobs", "Arn"]})
+    assert arn == resolver.resolve({"Fn::GetAtt": "Jobs.Arn"})
+    queue_name = resolver.resolve({"Fn::GetAtt": ["Jobs", "QueueName"]})
+    assert arn == f"arn:aws:sqs:us-east-1:123456789012:{queue_name}"
+    function_name = resolver.resolve({"Ref": "Worker"})
+    assert resolver.resolve({"Fn::GetAtt": ["Worker", "Arn"]}) == (
+        f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+    )
+    bucket = resolver.resolve({"Ref": "Images"})
+    assert resolver.resolve({"Fn::GetAtt": ["Images", "Arn"]}) == f"arn:aws:s3:::{bucket}"
+
+
+def test_join_resolves_its_parts(resolver: Resolver) -> None:
+    joined = resolver.resolve(
+        {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::", {"Ref": "Images"}, "/*"]]}
+    )
+    assert joined == f"arn:aws:s3:::{resolver.resolve({'Ref': 'Images'})}/*"
+
+
+def test_sub_string_form_with_refs_attributes_and_literals(resolver: Resolver) -> None:
+    text = resolver.resolve({"Fn::Sub": "${AWS::Region}|${Images}|${Jobs.QueueName}|${!Literal}"})
+    queue_name = resolver.resolve({"Fn::GetAtt": ["Jobs", "QueueName"]})
+    assert text == f"us-east-1|{resolver.resolve({'Ref': 'Images'})}|{queue_name}|${{Literal}}"
+
+
+def test_sub_list_form_with_its_own_variables(resolver: Resolver) -> None:
+    text = resolver.resolve(
+        {"Fn::Sub": ["${Bucket}/${Greeting}-${AWS::AccountId}", {"Bucket": {"Ref": "Images"}}]}
+    )
+    assert text == f"{resolver.resolve({'Ref': 'Images'})}/hello-123456789012"
+
+
+def test_select_and_split(resolver: Resolver) -> None:
+    assert resolver.resolve({"Fn::Select": [2, {"Fn::Split": [":", "a:b:c"]}]}) == "c"
+
+
+def test_nested_structures_resolve_throughout(resolver: Resolver) -> None:
+    resolved = resolver.resolve({"A": [{"Ref": "AWS::Region"}, {"B": {"Ref": "Greeting"}}]})
+    assert resolved == {"A": ["us-east-1", {"B": "hello"}]}
+
+
+def test_what_cannot_be_resolved_is_named(resolver: Resolver) -> None:
+    with pytest.raises(TemplateError, match="Missing"):
+        resolver.resolve({"Ref": "Missing"})
+    with pytest.raises(TemplateError, match=r"Images\.WebsiteURL"):
+        resolver.resolve({"Fn::GetAtt": ["Images", "WebsiteURL"]})
+    with pytest.raises(TemplateError, match="Fn::ImportValue"):
+        resolver.resolve({"Fn::ImportValue": "Elsewhere"})
+
+
+# --- the hand-made fixture assembly --------------------------------------------------------
+
+
+def test_routes_from_a_hand_made_template(fixture_service: Service) -> None:
+    (api,) = fixture_service.apis
+    routes = {(r.method, r.resource_path): r for r in api.routes}
+    assert routes[("GET", "/items/{id}")].function == "Echo"
+    assert routes[("GET", "/items/special")].function == "Binary"
+    assert routes[("ANY", "/files/{path+}")].function == "Echo"
+    assert routes[("POST", "/upload")].function == "Binary"
+    assert routes[("GET", "/secure")].api_key_required
+    assert not routes[("GET", "/items")].api_key_required
+    preflight = routes[("OPTIONS", "/items")]
+    assert preflight.function is None
+    assert preflight.mock_status == 204
+    assert preflight.mock_headers["Access-Control-Allow-Origin"] == "*"
+    assert api.stage == "test"
+    assert api.binary_media_types == ("image/*",)
+
+
+def test_function_environment_resolves_to_local_resources(fixture_service: Service) -> None:
+    env = fixture_service.functions["Echo"].environment
+    bucket = fixture_service.buckets[0].name
+    jobs = fixture_service.queue("Jobs")
+    assert env["FIXTURE_BUCKET"] == bucket
+    assert env["FIXTURE_QUEUE_URL"] == jobs.url
+    assert env["FIXTURE_QUEUE_ARN"] == jobs.arn
+    assert env["FIXTURE_SUB"] == f"us-east-1/{jobs.name}/${{Literal}}"
+    assert env["FIXTURE_SUB_VARS"] == f"{bucket}-123456789012"
+    assert env["FIXTURE_JOIN"] == "a:aws:b"
+    assert env["FIXTURE_SELECT"] == "y"
+
+
+def test_functions_carry_handler_code_and_limits(fixture_service: Service) -> None:
+    slow = fixture_service.functions["Slow"]
+    assert slow.handler == "handlers.slow"
+    assert slow.code == FIXTURE_ASSEMBLY / "asset.handlers"
+    assert (slow.timeout_s, slow.memory_mb) == (1, 128)
+    assert [layer.logical_id for layer in fixture_service.functions["Collect"].layers] == [
+        "PillowLayer"
+    ]
+
+
+def test_queue_attributes_and_redrive(fixture_service: Service) -> None:
+    jobs = fixture_service.queue("Jobs")
+    assert jobs.attributes["VisibilityTimeout"] == "30"
+    assert jobs.dead_letter_arn == fixture_service.queue("DeadLetters").arn
+    assert json.loads(jobs.attributes["RedrivePolicy"])["maxReceiveCount"] == 3
+
+
+def test_visibility_override_applies_to_every_queue() -> None:
+    service = load_service(Assembly.load(FIXTURE_ASSEMBLY), LOCAL, visibility_timeout_override=2)
+    assert {q.attributes["VisibilityTimeout"] for q in service.queues} == {"2"}
+
+
+def test_event_source_mapping_settings(fixture_service: Service) -> None:
+    (mapping,) = fixture_service.event_sources
+    assert (mapping.function, mapping.queue) == ("Collect", "Jobs")
+    assert mapping.batch_size == 4
+    assert mapping.batching_window_s == 2
+    assert mapping.report_batch_item_failures
+    assert mapping.maximum_concurrency == 2
+
+
+def test_unknown_resource_types_are_reported_by_name(tmp_path: Path) -> None:
+    assembly = Assembly.load(FIXTURE_ASSEMBLY)
+    template = copy.deepcopy(dict(assembly.template))
+    template["Resources"]["Table"] = {"Type": "AWS::DynamoDB::Table", "Properties": {}}
+    changed = Assembly(assembly.directory, "Fixture", template, assembly.asset_paths)
+    service = load_service(changed, LOCAL)
+    assert [(u.logical_id, u.type) for u in service.unknown] == [("Table", "AWS::DynamoDB::Table")]
+
+
+def test_an_integration_the_runner_cannot_serve_is_refused() -> None:
+    assembly = Assembly.load(FIXTURE_ASSEMBLY)
+    template = copy.deepcopy(dict(assembly.template))
+    template["Resources"]["ItemsGet"]["Properties"]["Integration"] = {"Type": "HTTP_PROXY"}
+    changed = Assembly(assembly.directory, "Fixture", template, assembly.asset_paths)
+    with pytest.raises(TemplateError, match="HTTP_PROXY"):
+        load_service(changed, LOCAL)
+
+
+# --- the real synthesized stages ----------------------------------------------------------
+
+
+def test_dev_template_routes(dev_service: Service) -> None:
+    (api,) = dev_service.apis
+    served = {
+        (r.method, r.resource_path): dev_service.functions[r.function].handler
+        for r in api.routes
+        if r.function
+    }
+    assert served == {
+        ("POST", "/upload"): "image_service.upload.handler",
+        ("GET", "/download/{name}"): "image_service.download_image.handler",
+        ("GET", "/download-thumbnail/{name}"): "image_service.download_thumbnail.handler",
+    }
+    assert api.stage == "dev"
+    assert api.binary_media_types == ("*/*",)
+    assert not any(r.api_key_required for r in api.routes)
+
+
+def test_dev_functions_get_local_bucket_and_queue(dev_service: Service) -> None:
+    (images,) = [b for b in dev_service.buckets if b.logical_id.startswith("StorageImages")]
+    upload = next(f for f in dev_service.functions.values() if f.handler.endswith("upload.handler"))
+    assert upload.environment["BUCKET_NAME"] == images.name
+    assert images.name.startswith("imageservice-dev-storageimages-")
+    (queue,) = [q for q in dev_service.queues if q.dead_letter_arn]
+    assert upload.environment["QUEUE_URL"] == queue.url
+    assert (upload.code / "image_service" / "upload.py").is_file()
+
+
+def test_dev_thumbnail_worker_is_driven_by_the_queue(dev_service: Service) -> None:
+    (mapping,) = dev_service.event_sources
+    worker = dev_service.functions[mapping.function]
+    assert worker.handler == "image_service.thumbnail_worker.handler"
+    queue = dev_service.queue(mapping.queue)
+    assert int(queue.attributes["VisibilityTimeout"]) >= 6 * worker.timeout_s
+    assert json.loads(queue.attributes["RedrivePolicy"])["maxReceiveCount"] >= 5
+    assert mapping.report_batch_item_failures
+
+
+def test_dev_template_has_no_type_the_runner_does_not_know(dev_service: Service) -> None:
+    assert dev_service.unknown == ()
+    assert {i.type for i in dev_service.ignored} <= set(IGNORED_TYPES) | {"AWS::Lambda::Function"}
+
+
+def test_prod_routes_require_an_api_key(prod_service: Service) -> None:
+    (api,) = prod_service.apis
+    assert all(r.api_key_required for r in api.routes if r.function)
+    assert api.stage == "prod"
