@@ -144,13 +144,16 @@ def api_handler(
         def handler(event: dict[str, Any], context: LambdaContext) -> Response:
             started = time.perf_counter()
             request = Request.from_event(event)
+            code = None
             try:
                 response = route(request)
             except ServiceError as error:
+                code = error.code
                 if error.status >= 500:
-                    logger.exception("request failed", extra={"code": error.code})
+                    logger.exception("request failed", extra={"code": code})
                 response = error_response(error)
             except Exception:
+                code = InternalError.code
                 logger.exception("unhandled error")
                 response = error_response(InternalError())
             response["headers"].update(cors_headers(cors_origins, request.header("origin")))
@@ -160,6 +163,7 @@ def api_handler(
                     "method": event.get("httpMethod"),
                     "path": event.get("path"),
                     "status": response["statusCode"],
+                    "code": code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 },
             )

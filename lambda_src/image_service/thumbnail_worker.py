@@ -92,7 +92,7 @@ def render_job(job: Job) -> dict[str, int]:
 
 def record_handler(record: SQSRecord) -> None:
     started = time.perf_counter()
-    attempts = int(record.attributes.approximate_receive_count or "1")
+    attempts = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
     log: dict[str, Any] = {"message_id": record.message_id, "attempts": attempts}
     try:
         job = parse_job(record.body)
