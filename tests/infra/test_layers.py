@@ -1,0 +1,83 @@
+"""The layers hold wheels for exactly the functions' Python version and architecture."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from stacks.python_layer import PythonLayer
+from stacks.settings import Settings
+from tests.infra.conftest import ROOT, cdk_json_context
+
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+
+
+def settings_for(architecture: str, runtime: str) -> Settings:
+    dev = Settings.from_context("dev", cdk_json_context()["stages"]["dev"])
+    return dataclasses.replace(dev, architecture=architecture, runtime=runtime)
+
+
+def pillow_layer_stack(settings: Settings, **app_options: object) -> cdk.Stack:
+    app = cdk.App(**app_options)  # type: ignore[arg-type]
+    stack = cdk.Stack(app, "Layer")
+    PythonLayer(
+        stack, "Pillow", settings=settings, source=ROOT / "layers" / "pillow", description="Pillow"
+    )
+    return stack
+
+
+def layer_key(settings: Settings) -> str:
+    stack = pillow_layer_stack(settings, context={"aws:cdk:bundling-stacks": []})
+    layers = Template.from_stack(stack).find_resources("AWS::Lambda::LayerVersion")
+    key: str = next(iter(layers.values()))["Properties"]["Content"]["S3Key"]
+    return key
+
+
+def test_layer_asset_changes_with_architecture_and_runtime() -> None:
+    keys = {
+        (arch, runtime): layer_key(settings_for(arch, runtime))
+        for arch in ("arm64", "x86_64")
+        for runtime in ("python3.12", "python3.13")
+    }
+    assert len(set(keys.values())) == 4, keys
+    assert layer_key(settings_for("arm64", "python3.13")) == keys[("arm64", "python3.13")]
+
+
+def _wheel_tags(layer: Path, distribution: str) -> list[str]:
+    (dist_info,) = (layer / "python").glob(f"{distribution}-*.dist-info")
+    lines = (dist_info / "WHEEL").read_text().splitlines()
+    return [line.removeprefix("Tag: ") for line in lines if line.startswith("Tag: ")]
+
+
+@pytest.mark.slow
+def test_pillow_layer_is_built_for_the_target_platform(tmp_path: Path) -> None:
+    for architecture, runtime, machine in (
+        ("arm64", "python3.13", "aarch64"),
+        ("x86_64", "python3.12", "x86_64"),
+    ):
+        settings = settings_for(architecture, runtime)
+        outdir = tmp_path / architecture
+        pillow_layer_stack(settings, outdir=str(outdir)).node.root.synth()  # type: ignore[attr-defined]
+        (layer,) = (p for p in outdir.glob("asset.*") if p.is_dir())
+
+        cpython = "cp" + settings.python_version.replace(".", "")
+        tags = _wheel_tags(layer, "pillow")
+        assert tags, "Pillow is installed from a wheel"
+        for tag in tags:
+            python, abi, platform = tag.split("-")
+            assert (python, abi) == (cpython, cpython), tag
+            assert platform.startswith("manylinux"), tag
+            assert platform.endswith(machine), tag
+        # The compiled core is the one this runtime and CPU load.
+        assert list(
+            (layer / "python" / "PIL").glob(
+                f"_imaging.cpython-{cpython[2:]}-{machine}-linux-gnu.so"
+            )
+        )
+
+        size = sum(f.stat().st_size for f in layer.rglob("*") if f.is_file())
+        assert size < LAMBDA_UNZIPPED_LIMIT / 5, f"{size / 1e6:.1f} MB"

@@ -1,0 +1,55 @@
+"""One snapshot per stage: any change to the synthesized infrastructure shows up in review.
+
+Update after an intended change with `make snapshot-update`, and read the diff.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+CODE_ASSET = "<code asset>.zip"
+
+
+def normalized(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with function code asset hashes replaced: editing a handler is not an
+    infrastructure change. Layer assets keep their hash, which is derived from the pinned
+    requirements, the platform and the Python version: changing those is one."""
+    result = copy.deepcopy(template)
+    for found in result["Resources"].values():
+        if found["Type"] == "AWS::Lambda::Function" and "S3Key" in found["Properties"]["Code"]:
+            found["Properties"]["Code"]["S3Key"] = CODE_ASSET
+    return result
+
+
+@pytest.fixture
+def json_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    # Plain JSON files, so `cdk diff --template` can compare against a committed snapshot.
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_template_matches_snapshot(
+    template: Template, stage: str, json_snapshot: SnapshotAssertion
+) -> None:
+    assert normalized(template.to_json()) == json_snapshot
+
+
+def test_snapshot_ignores_handler_code_but_not_layer_contents(
+    templates: dict[str, Template],
+) -> None:
+    original = templates["dev"].to_json()
+    resources = original["Resources"]
+    code_changed = copy.deepcopy(original)
+    layer_changed = copy.deepcopy(original)
+    for logical_id, found in resources.items():
+        if found["Type"] == "AWS::Lambda::Function":
+            code_changed["Resources"][logical_id]["Properties"]["Code"]["S3Key"] = "other.zip"
+        if found["Type"] == "AWS::Lambda::LayerVersion":
+            layer_changed["Resources"][logical_id]["Properties"]["Content"]["S3Key"] = "other.zip"
+    assert normalized(code_changed) == normalized(original)
+    assert normalized(layer_changed) != normalized(original)
