@@ -75,7 +75,10 @@ class Request:
         """
         context = self.event.get("requestContext") or {}
         host = self.header("host") or context.get("domainName") or "localhost"
-        scheme = (self.header("x-forwarded-proto") or "https").split(",")[0].strip()
+        # API Gateway always sets X-Forwarded-Proto; a local runner that does not is plain HTTP.
+        loopback = host.split(":")[0] in ("127.0.0.1", "localhost") or host.startswith("[::1]")
+        default_scheme = "http" if loopback else "https"
+        scheme = (self.header("x-forwarded-proto") or default_scheme).split(",")[0].strip()
         path = self.event.get("path") or ""
         full_path = context.get("path") or path
         prefix = full_path[: -len(path)] if path and full_path.endswith(path) else ""

@@ -332,3 +332,13 @@ def test_ids_are_unique_and_unguessable(
     assert len(names) == 5
     for name in names:
         assert re.fullmatch(NAME_PATTERN, name)
+
+
+def test_location_on_a_local_runner_is_plain_http(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    event = upload_event(images.png())
+    event["headers"] = {"Host": "127.0.0.1:3000", "Content-Type": "image/png"}
+    response = functions.upload.handler(event, context)
+    name = json.loads(response["body"])["name"]
+    assert response["headers"]["Location"] == f"http://127.0.0.1:3000/dev/download/{name}"
