@@ -1,0 +1,210 @@
+"""The local runner as a separate process (`python -m local_runner --assembly ...`), as a user
+starts it, plus clients to its emulator so a test can see the bucket and the queues.
+
+A separate process and not the runner in-process: moto's in-process mock (used by the handler
+tests in the same pytest session) and an in-process moto server share one set of backends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import requests
+from botocore.config import Config
+
+from tests.hostile.state import object_keys, queue_depth
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 90.0
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def poll(check: Callable[[], T | None], timeout_s: float, what: str, every_s: float = 0.1) -> T:
+    """`check()`'s first truthy value, polled until `timeout_s`; fails naming `what`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(every_s)
+
+
+@dataclass
+class LocalService:
+    process: subprocess.Popen[bytes]
+    url: str
+    endpoint: str
+    bucket: str
+    queue_url: str
+    dlq_url: str
+    api_key: str | None
+    log_path: Path
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 2}),
+        )
+
+    @property
+    def s3(self) -> Any:
+        return self.client("s3")
+
+    @property
+    def sqs(self) -> Any:
+        return self.client("sqs")
+
+    def keys(self, prefix: str = "") -> list[str]:
+        return [k for k in object_keys(self.s3, self.bucket) if k.startswith(prefix)]
+
+    def depths(self) -> tuple[int, int]:
+        sqs = self.sqs
+        return queue_depth(sqs, self.queue_url), queue_depth(sqs, self.dlq_url)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def post(self, body: bytes, content_type: str, **headers: str) -> requests.Response:
+        return requests.post(
+            f"{self.url}/upload",
+            data=body,
+            headers={"Content-Type": content_type, **headers},
+            timeout=60,
+        )
+
+    def function_pids(self, handler: str) -> list[int]:
+        """The live instance processes of the function with `handler` (from /proc)."""
+        pids = []
+        for status in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                ppid = int(status.read_text().rsplit(")", 1)[1].split()[1])
+                if ppid != self.process.pid:
+                    continue
+                environ = (status.parent / "environ").read_bytes().split(b"\0")
+            except (OSError, IndexError, ValueError):
+                continue  # exited meanwhile
+            if f"_HANDLER={handler}".encode() in environ:
+                pids.append(int(status.parent.name))
+        return pids
+
+    def stop(self) -> None:
+        if self.alive():
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _banner_value(pattern: str, banner: str) -> str:
+    match = re.search(pattern, banner, re.MULTILINE)
+    if match is None:
+        raise AssertionError(f"the runner's banner has no match for {pattern!r}:\n{banner}")
+    return match.group(1)
+
+
+def start(assembly: Path, log_path: Path, *args: str) -> LocalService:
+    port = free_port()
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "local_runner",
+            "--assembly",
+            str(assembly),
+            "--port",
+            str(port),
+            *list(args),
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    log.close()
+    try:
+        poll(
+            lambda: (
+                process.poll() is not None or "Ready in" in log_path.read_text(errors="replace")
+            ),
+            START_TIMEOUT_S,
+            "the local runner to start",
+        )
+        banner = log_path.read_text(errors="replace")
+        if process.poll() is not None:
+            raise AssertionError(f"the local runner exited:\n{banner}")
+        key = re.search(r"API key \(header x-api-key\): (\S+)", banner)
+        return LocalService(
+            process=process,
+            url=f"http://127.0.0.1:{port}",
+            endpoint=_banner_value(r"^\s+moto:\s+(http://127\.0\.0\.1:\d+)", banner),
+            bucket=_banner_value(r"^\s+bucket:\s+(\S+)\s+\(StorageImages", banner),
+            queue_url=_banner_value(r"^\s+queue:\s+(\S+-ProcessingQueue-\S+)", banner),
+            dlq_url=_banner_value(r"^\s+queue:\s+(\S+-ProcessingDeadLetterQueue-\S+)", banner),
+            api_key=key.group(1) if key else None,
+            log_path=log_path,
+        )
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+
+
+@contextlib.contextmanager
+def running(assembly: Path, log_path: Path, *args: str) -> Iterator[LocalService]:
+    service = start(assembly, log_path, *args)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def with_function_timeout(assembly: Path, out: Path, handler: str, timeout_s: int) -> Path:
+    """A copy of `assembly` where the function with `handler` times out after `timeout_s`.
+
+    Only for fault tests: a worker that hangs must be cut off in seconds, not a minute.
+    """
+    shutil.copytree(assembly, out)
+    patched = 0
+    for path in out.glob("*.template.json"):
+        template = json.loads(path.read_text())
+        for resource in template.get("Resources", {}).values():
+            props = resource.get("Properties", {})
+            if resource.get("Type") == "AWS::Lambda::Function" and props.get("Handler") == handler:
+                props["Timeout"] = timeout_s
+                patched += 1
+        path.write_text(json.dumps(template))
+    assert patched == 1, f"{patched} functions with handler {handler} in {assembly}"
+    return out
