@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from types import FrameType
 
-from local_runner.runner import LocalRunner, Options, configure_logging, run_until_stopped
+from local_runner.runner import (
+    LocalRunner,
+    Options,
+    StopRequest,
+    configure_logging,
+    run_until_stopped,
+)
 from local_runner.synth import PROJECT, SynthError, synthesize
 from local_runner.template import TemplateError
 
@@ -74,6 +80,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_false",
         help="start no instance before the first request",
     )
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help="write the URL, API key, moto endpoint, bucket names and queue URLs there as "
+        "JSON once ready (for scripts and tests)",
+    )
     return parser.parse_args(argv)
 
 
@@ -86,11 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
     started = time.monotonic()
-    stop = threading.Event()
+    stop = StopRequest()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        stop.requested = True
 
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
@@ -110,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             allow_unknown=args.allow_unknown_resources,
             max_instances=args.max_instances,
             warm=args.warm,
+            state_file=args.state_file,
         )
         run_until_stopped(LocalRunner(options), stop, note, started)
     except (SynthError, TemplateError) as error:

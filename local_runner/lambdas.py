@@ -331,8 +331,8 @@ class FunctionPool:
             idle, self._idle = self._idle, []
             busy = self._all - set(idle)
             self._condition.notify_all()
-        for instance in busy:
-            instance.signal_stop()
+        for instance in (*busy, *idle):
+            instance.signal_stop()  # all at once; then reap the idle ones
         for instance in idle:
             self._discard(instance)
 

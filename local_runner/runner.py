@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import socket
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,6 +39,7 @@ class Options:
     allow_unknown: bool = False
     max_instances: int = 6  # per API function; SQS targets get their MaximumConcurrency
     warm: bool = True
+    state_file: Path | None = None  # where to write URLs and names as JSON once ready
 
 
 class LocalRunner:
@@ -132,6 +133,18 @@ class LocalRunner:
                 f.logical_id: float(f.timeout_s) for f in service.functions.values()
             }
             self.api_server.start()
+
+    def state(self) -> dict[str, Any]:
+        """What a script or test needs to reach the running service."""
+        assert self.service is not None
+        assert self.emulator is not None
+        return {
+            "url": self.url,
+            "api_key": self.api_key,
+            "moto_endpoint": self.emulator.endpoint,
+            "buckets": {b.logical_id: b.name for b in self.service.buckets},
+            "queues": {q.logical_id: q.url for q in self.service.queues},
+        }
 
     def stop(self) -> None:
         """Stop everything; safe to call on a half-started runner."""
@@ -258,11 +271,22 @@ def _check_port_free(port: int) -> None:
             ) from error
 
 
-def run_until_stopped(
-    runner: LocalRunner, stop: threading.Event, synth_note: str, t0: float
-) -> None:
+class StopRequest:
+    """Set from a signal handler, so it takes no lock: a handler that waits for a lock the
+    interrupted main thread holds would deadlock."""
+
+    requested = False
+
+    def wait(self) -> None:
+        while not self.requested:
+            time.sleep(0.2)
+
+
+def run_until_stopped(runner: LocalRunner, stop: StopRequest, synth_note: str, t0: float) -> None:
     try:
         runner.start()
+        if runner.options.state_file is not None:
+            runner.options.state_file.write_text(json.dumps(runner.state(), indent=1))
         print(runner.banner(time.monotonic() - t0, synth_note), flush=True)
         stop.wait()
         print("\nStopping: pollers, functions, API, moto ...", flush=True)
