@@ -1,0 +1,497 @@
+"""`make bench`: thumbnail speed, memory, quality, cold start and local-runner load.
+
+Environment:
+  QUICK=1        fewer inputs and repetitions (about a minute); results go to bench/.cache/
+  IMAGES=dir     benchmark the images in `dir` instead of the generated ones
+  PARTS=a,b      only some parts: render, memory, quality, coldstart, load (default: all)
+
+A full run on the generated inputs writes its figures to docs/bench-results.md; every number
+there comes from the run that wrote it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("VIPS_CONCURRENCY", "1")  # before anything loads libvips
+
+from bench import cases, coldstart, inputs, load, proto, quality
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "bench-results.md"
+QUICK_RESULTS = inputs.CACHE.parent / "bench-results.md"
+WORKER_MEMORY_MB = 2048  # stacks/processing.py
+
+PARTS = ("render", "memory", "quality", "coldstart", "load")
+
+
+@dataclass
+class Settings:
+    quick: bool
+    images: Path | None
+    parts: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        quick = os.environ.get("QUICK", "") not in ("", "0")
+        images = Path(os.environ["IMAGES"]).resolve() if os.environ.get("IMAGES") else None
+        wanted = tuple(p for p in os.environ.get("PARTS", ",".join(PARTS)).split(",") if p)
+        unknown = set(wanted) - set(PARTS)
+        if unknown:
+            raise SystemExit(f"PARTS: unknown part(s) {', '.join(sorted(unknown))}")
+        return cls(quick, images, wanted)
+
+    def rounds(self, item: inputs.BenchInput) -> int:
+        if self.quick:
+            return 5
+        if item.megapixels > 30:
+            return 3
+        if item.megapixels > 15:
+            return 5
+        return 9
+
+
+@dataclass
+class Report:
+    lines: list[str] = field(default_factory=list)
+    goals: list[tuple[str, str, bool | None]] = field(default_factory=list)
+
+    def add(self, *lines: str) -> None:
+        for line in lines:
+            print(line, flush=True)
+            self.lines.append(line)
+
+    def goal(self, what: str, measured: str, met: bool | None) -> None:
+        self.goals.append((what, measured, met))
+
+
+def _child(*args: str) -> Any:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.child", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.child {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout)
+
+
+# Prototype variants beyond the best one, and the inputs they are measured on (to keep the
+# run short): encoder and filter choices on the headline JPEG, alpha handling on the RGBA PNG,
+# a shared pre-reduction where a cover rendition limits the shrink.
+EXTRA_VARIANTS = {
+    "jpeg-2mp.jpg": ("proto-draft1-lanczos-q85-shared/all",),
+    "jpeg-12mp.jpg": ("proto-draft2-lanczos-q85/all",),
+    "png-rgb-3mp.png": ("proto-draft1-lanczos-q85-shared/all",),
+}
+
+
+def _cases_for(item: inputs.BenchInput) -> list[str]:
+    names = cases.available(item.kind)
+    if item.headline:
+        return [n for n in names if not n.startswith("proto-alpha-")]
+    keep_alpha = item.name.startswith("png-rgba-3mp")
+    chosen = [
+        n
+        for n in names
+        if not n.startswith("proto-")
+        or n.split("/")[0] == proto.BEST
+        or (keep_alpha and n.startswith("proto-alpha-"))
+    ]
+    return chosen + list(EXTRA_VARIANTS.get(item.name, ()))
+
+
+def _floor(item: inputs.BenchInput) -> str:
+    return cases.FLOOR_DRAFT if item.kind == "jpeg" else cases.FLOOR_DECODE
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def bench_render(
+    item: inputs.BenchInput, settings: Settings, report: Report
+) -> dict[str, dict[str, Any]]:
+    names = _cases_for(item)
+    rows: dict[str, dict[str, Any]] = {n: {} for n in names}
+    if "render" in settings.parts and not item.memory_only:
+        timed = _child("time", str(item.path), str(settings.rounds(item)), *names)
+        for name in names:
+            cpu = sorted(timed["cpu_ms"][name])
+            rows[name]["cpu"] = statistics.median(cpu)
+            q = statistics.quantiles(cpu, n=4) if len(cpu) >= 2 else [cpu[0]] * 3
+            rows[name]["iqr"] = (q[0], q[2])
+            rows[name]["wall"] = statistics.median(timed["wall_ms"][name])
+            rows[name]["bytes"] = timed["output_bytes"][name]
+    if "memory" in settings.parts:
+        for name in names:
+            if name.startswith("proto-") and name != f"{proto.BEST}/all":
+                continue
+            mem = _child("memory", str(item.path), name)
+            rows[name]["rss_mb"] = mem["peak_kb"] / 1024
+            rows[name]["rss_delta_mb"] = (mem["peak_kb"] - mem["baseline_kb"]) / 1024
+            rows[name]["once_ms"] = mem["once_ms"]
+    _render_table(item, rows, report)
+    return rows
+
+
+def _render_table(item: inputs.BenchInput, rows: dict[str, dict[str, Any]], report: Report) -> None:
+    floor = rows.get(_floor(item), {}).get("cpu")
+    refs = {n: rows.get(n, {}).get("cpu") for n in cases.BASELINES}
+    report.add("", f"### {item.label()}", "")
+    if item.memory_only:
+        report.add(
+            "Memory only (one render per fresh process; the time is that single call's wall time).",
+            "",
+            "| case | wall ms (1 call) | peak RSS MB | above baseline MB |",
+            "|---|---:|---:|---:|",
+        )
+        for name, row in rows.items():
+            if "rss_mb" in row:
+                report.add(
+                    f"| {name} | {_fmt(row['once_ms'], 0)} | {_fmt(row['rss_mb'])} "
+                    f"| {_fmt(row['rss_delta_mb'])} |"
+                )
+        return
+    report.add(
+        "| case | CPU ms (median) | p25-p75 | wall ms | x floor | naive / case "
+        "| Pillow thumbnail / case | pyvips / case | peak RSS MB | above baseline MB "
+        "| output bytes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    )
+    for name, row in rows.items():
+        cpu = row.get("cpu")
+
+        def ratio(a: float | None, b: float | None) -> str:
+            return f"{a / b:.2f}" if a and b else "-"
+
+        iqr = row.get("iqr")
+        sizes = row.get("bytes") or {}
+        report.add(
+            f"| {name} | {_fmt(cpu)} | {_fmt(iqr[0]) + '-' + _fmt(iqr[1]) if iqr else '-'} "
+            f"| {_fmt(row.get('wall'))} | {ratio(cpu, floor)} "
+            f"| {ratio(refs[cases.NAIVE], cpu)} | {ratio(refs[cases.PIL_THUMBNAIL], cpu)} "
+            f"| {ratio(refs[cases.PYVIPS], cpu)} | {_fmt(row.get('rss_mb'))} "
+            f"| {_fmt(row.get('rss_delta_mb'))} "
+            f"| {', '.join(f'{k} {v}' for k, v in sizes.items()) or '-'} |"
+        )
+
+
+def check_render_goals(
+    results: dict[inputs.BenchInput, dict[str, dict[str, Any]]], report: Report
+) -> None:
+    engine = cases.ENGINE_ONE
+    for item, rows in results.items():
+        one = rows.get(engine, {}).get("cpu")
+        every = rows.get(cases.ENGINE_ALL, {}).get("cpu")
+        floor = rows.get(_floor(item), {}).get("cpu")
+        label = item.name
+        if item.headline and one and floor:
+            naive = rows[cases.NAIVE]["cpu"]
+            pyvips = rows[cases.PYVIPS]["cpu"]
+            report.goal(
+                f"{label}: default rendition / draft floor <= 1.25",
+                f"{one / floor:.2f}",
+                one / floor <= 1.25,
+            )
+            report.goal(
+                f"{label}: naive / default rendition >= 3.5",
+                f"{naive / one:.2f}",
+                naive / one >= 3.5,
+            )
+            report.goal(
+                f"{label}: default rendition faster than pyvips",
+                f"{one:.1f} vs {pyvips:.1f} ms",
+                one < pyvips,
+            )
+        if item.headline and one and every:
+            report.goal(
+                f"{label}: all renditions / default rendition <= 1.3",
+                f"{every / one:.2f}",
+                every / one <= 1.3,
+            )
+        if item.kind != "jpeg" and one and floor:
+            report.goal(
+                f"{label}: default rendition / full decode <= 1.2",
+                f"{one / floor:.2f}",
+                one / floor <= 1.2,
+            )
+        rss = rows.get(cases.ENGINE_ALL, {}).get("rss_mb")
+        if item.headline and rss is not None:
+            report.goal(
+                f"{label}: peak RSS of a render < 150 MB (absolute)", f"{rss:.0f} MB", rss < 150
+            )
+        if item.megapixels > 40 and rss is not None:
+            report.goal(
+                f"{label}: peak RSS < worker memory {WORKER_MEMORY_MB} MB",
+                f"{rss:.0f} MB",
+                rss < WORKER_MEMORY_MB,
+            )
+
+
+def bench_quality(items: list[inputs.BenchInput], report: Report) -> None:
+    report.add(
+        "",
+        "## Quality: SSIM against a LANCZOS rendition of the full decode",
+        "",
+        "Luma SSIM, 11x11 Gaussian window; 1.000 = identical to the reference. Output bytes "
+        "are the encoded thumbnail.",
+        "",
+        "| input | case | rendition | SSIM | bytes | format |",
+        "|---|---|---|---:|---:|---|",
+    )
+    for item in items:
+        if item.memory_only or item.megapixels > 30:
+            continue  # a LANCZOS reference of 50 MP takes seconds per rendition
+        _reference_rows(item, report)
+        for name in _cases_for(item):
+            if name.startswith("floor-") or name == cases.ENGINE_INSPECT:
+                continue
+            try:
+                produced = cases.outputs(cases.prepare(name)(item.path.read_bytes()))
+            except Exception as exc:  # reported in the table; the run goes on
+                report.add(f"| {item.name} | {name} | - | failed: {exc} | - | - |")
+                continue
+            for rendition, encoded in produced.items():
+                box = cases.RENDITIONS.get(rendition, cases.RENDITIONS[cases.DEFAULT])
+                score = quality.score(str(item.path), box, encoded)
+                from PIL import Image
+
+                fmt = Image.open(io.BytesIO(encoded)).format
+                report.add(
+                    f"| {item.name} | {name} | {rendition} | {score:.4f} | {len(encoded)} | {fmt} |"
+                )
+        quality.forget()
+
+
+def _reference_rows(item: inputs.BenchInput, report: Report) -> None:
+    """The reference itself through the JPEG encoder: the best SSIM a JPEG at that quality
+    can reach, so the rows below separate resampling loss from encoding loss."""
+    from PIL import Image
+
+    with Image.open(item.path) as probe:
+        if probe.mode in ("RGBA", "LA", "PA") or "transparency" in probe.info:
+            return
+    for rendition, box in cases.RENDITIONS.items():
+        size, _ = proto.fitted(item.width, item.height, box)
+        ref = quality.reference(str(item.path), box, size).convert("RGB")
+        for q in (82, 85):
+            buf = io.BytesIO()
+            ref.save(buf, "JPEG", quality=q)
+            score = quality.score(str(item.path), box, buf.getvalue())
+            report.add(
+                f"| {item.name} | reference encoded at JPEG q{q} | {rendition} | {score:.4f} "
+                f"| {buf.tell()} | JPEG |"
+            )
+
+
+def bench_coldstart(settings: Settings, report: Report) -> None:
+    rounds = 5 if settings.quick else 9
+    result = coldstart.measure(rounds)
+    medians: dict[str, float] = result["median_ms"]
+    spread: dict[str, tuple[float, float]] = result["spread_ms"]
+    base = medians["baseline"]
+    report.add(
+        "",
+        f"## Cold start (fresh interpreter each, {rounds} rounds interleaved)",
+        "",
+        "CPU time from the first import to the module being ready (interpreter start-up "
+        "excluded; .pyc files warm; CPU rather than wall time because other processes on this "
+        "shared machine inflate wall time). Baseline: `import boto3` + `boto3.client('s3')`.",
+        "",
+        "| module | median ms | min-max | above baseline ms | goal | imports PIL "
+        "| RSS after import MB |",
+        "|---|---:|---:|---:|---|---|---:|",
+        f"| baseline (boto3 + 1 client) | {base:.0f} | {spread['baseline'][0]:.0f}-"
+        f"{spread['baseline'][1]:.0f} | - | - | - | {result['rss_mb']['baseline']:.0f} |",
+    )
+    for module, name in result["names"].items():
+        if module in result["errors"]:
+            report.add(f"| {module} | import failed: {result['errors'][module]} | | | | | |")
+            report.goal(f"cold start {name}", "import failed", False)
+            continue
+        extra = medians[module] - base
+        limit = 200 if name == "worker" else 120
+        pil = result["pil_imported"][module]
+        report.add(
+            f"| {module} | {medians[module]:.0f} | {spread[module][0]:.0f}-{spread[module][1]:.0f}"
+            f" | {extra:.0f} | <= {limit} | {'yes' if pil else 'no'} "
+            f"| {result['rss_mb'][module]:.0f} |"
+        )
+        report.goal(
+            f"cold start {name}: import adds <= {limit} ms over baseline",
+            f"{extra:.0f} ms",
+            extra <= limit,
+        )
+        if module in coldstart.DOWNLOADS:
+            report.goal(
+                f"cold start {name}: no Pillow imported", "PIL" if pil else "no PIL", not pil
+            )
+    missing = set(coldstart.MODULES) - set(result["names"])
+    for module in sorted(missing):
+        report.add(f"| {module} | not available yet | | | | | |")
+    report.add(
+        "",
+        f"Compiling `lambda_src/` (paid on every Lambda cold start: the asset has no .pyc and "
+        f"the code directory is read-only): {result['compile_ms']:.0f} ms.",
+        "",
+        "Heaviest packages per module (`python -X importtime`, cumulative ms, one run):",
+        "",
+    )
+    for module, top in result["top_imports"].items():
+        listed = ", ".join(f"{pkg} {ms:.0f}" for pkg, ms in top)
+        report.add(f"- `{module}`: {listed}")
+
+
+def bench_load(items: list[inputs.BenchInput], settings: Settings, report: Report) -> None:
+    report.add("", "## Local runner: upload to thumbnail ready", "")
+    why_not = load.runner_available()
+    if why_not:
+        report.add(f"Skipped: {why_not}.")
+        return
+    jpegs = sorted((i for i in items if i.kind == "jpeg"), key=lambda i: i.megapixels)
+    if not jpegs:
+        report.add("Skipped: no JPEG input to upload.")
+        return
+    image = jpegs[0]
+    plan = [(1, 10), (20, 40)] if settings.quick else [(1, 30), (20, 200)]
+    log = inputs.CACHE.parent / "local-runner.log"
+    try:
+        phases = load.measure(image.path, plan, log)
+    except load.RunnerUnavailable as exc:
+        report.add(f"Skipped: {exc} (log: {log.relative_to(ROOT)}).")
+        return
+    report.add(
+        f"Image: {image.label()}, uploaded raw; latency = POST start to the first 200 of the "
+        f"default thumbnail, polled every {load.POLL_SECONDS * 1000:.0f} ms. Runner, emulator "
+        f"and clients share this machine's {os.cpu_count()} cores.",
+        "",
+        "| concurrent clients | uploads | p50 ms | p95 ms | max ms | uploads/s "
+        "(thumbnail ready) | failures |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    )
+    for phase in phases:
+        s = load.summary(phase)
+        report.add(
+            f"| {phase.clients} | {phase.uploads} | {_fmt(s.get('p50'), 0)} "
+            f"| {_fmt(s.get('p95'), 0)} | {_fmt(s.get('max'), 0)} "
+            f"| {_fmt(s.get('per_second'), 2)} | {len(phase.failures)} |"
+        )
+        for failure in phase.failures[:3]:
+            report.add(f"  - failure: {failure}")
+
+
+def _environment_lines(settings: Settings) -> list[str]:
+    import PIL
+    from PIL import features
+
+    try:
+        import pyvips
+
+        vips = f"pyvips {pyvips.__version__}, libvips {pyvips.version(0)}.{pyvips.version(1)}"
+    except ImportError:
+        vips = "pyvips not installed"
+    cpu = "unknown CPU"
+    with Path("/proc/cpuinfo").open() as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return [
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, tree at commit {commit or '?'}",
+        f"- Machine: {cpu}, {os.cpu_count()} cores (shared), {platform.machine()}",
+        f"- Python {platform.python_version()}, Pillow {PIL.__version__} "
+        f"(libjpeg-turbo {features.version('jpg')}), {vips} (VIPS_CONCURRENCY=1)",
+        f"- Mode: {'QUICK' if settings.quick else 'full'}, inputs: "
+        f"{settings.images or 'generated (bench/inputs.py)'}",
+        "- Each timing: one process pinned to one core, every case called once to warm up, "
+        "then the cases interleaved round-robin; CPU time per call (process time, so other "
+        "processes on the shared machine barely move it) and wall time.",
+        "- Peak RSS: a fresh process per case, one render; absolute `ru_maxrss`, and above the "
+        "baseline taken after the imports and after reading the input.",
+    ]
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    started = time.perf_counter()
+    report = Report()
+    print("Preparing inputs ...", flush=True)
+    if settings.images:
+        items = inputs.from_folder(settings.images)
+    else:
+        items = inputs.generated(settings.quick)
+    if settings.quick:
+        items = [i for i in items if not i.memory_only]
+    engine = cases.engine_module() is not None
+    report.add("# Benchmark results", "", *_environment_lines(settings))
+    if not engine:
+        report.add(
+            "- **engine not available**: `image_service.imaging.render_renditions` "
+            "does not exist yet; its rows are missing."
+        )
+    results: dict[inputs.BenchInput, dict[str, dict[str, Any]]] = {}
+    if {"render", "memory"} & set(settings.parts):
+        report.add(
+            "",
+            "## Render: median per call",
+            "",
+            "Ratios use the CPU medians of the same run. `x floor` = case / floor (the JPEG "
+            "draft decode for JPEG, the plain full decode otherwise); `naive / case` etc. = "
+            "how many times faster the case is than that baseline. Thumbnail: 256x256 contain; "
+            "`/all` and `engine-all-renditions` also make 320x320 cover.",
+        )
+        for item in items:
+            results[item] = bench_render(item, settings, report)
+        check_render_goals(results, report)
+    timings = {"inputs and render/memory": time.perf_counter() - started}
+    parts: tuple[tuple[str, Callable[[], None]], ...] = (
+        ("quality", lambda: bench_quality(items, report)),
+        ("coldstart", lambda: bench_coldstart(settings, report)),
+        ("load", lambda: bench_load(items, settings, report)),
+    )
+    for part, run in parts:
+        if part in settings.parts:
+            t0 = time.perf_counter()
+            run()
+            timings[part] = time.perf_counter() - t0
+    if report.goals:
+        report.add(
+            "", "## Goals of issue 5 in this run", "", "| goal | measured | met |", "|---|---|---|"
+        )
+        for what, measured, met in report.goals:
+            report.add(f"| {what} | {measured} | {'yes' if met else 'NO'} |")
+    elapsed = time.perf_counter() - started
+    spent = ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
+    report.add("", f"Total benchmark time: {elapsed:.0f} s ({spent}).")
+    full = not settings.quick and settings.images is None and set(settings.parts) == set(PARTS)
+    out = RESULTS if full else QUICK_RESULTS
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(report.lines) + "\n")
+    print(f"\nWritten to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Cold start: what importing each function's module costs, in fresh interpreters.
+
+The baseline is `import boto3` plus creating one client, which every function pays anyway.
+Each module is imported with the environment the stack gives it and fake credentials; the
+timer starts after the interpreter is up, so Python's own start-up is not counted. Nothing
+talks to AWS: creating a client opens no connection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.cases import LAMBDA_SRC
+
+MODULES = {
+    "image_service.upload": "upload",
+    "image_service.download_image": "download-image",
+    "image_service.download_thumbnail": "download-thumbnail",
+    "image_service.thumbnail_worker": "worker",
+}
+DOWNLOADS = ("image_service.download_image", "image_service.download_thumbnail")
+RENDITIONS = (
+    '{"thumb":{"width":256,"height":256,"fit":"contain"},'
+    '"square":{"width":320,"height":320,"fit":"cover"}}'
+)
+ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "BUCKET_NAME": "bench-bucket",
+    "POWERTOOLS_SERVICE_NAME": "image-service",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+    "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-queue",
+    "MAX_UPLOAD_BYTES": "4500000",
+    "MAX_IMAGE_PIXELS": "50000000",
+    "CORS_ORIGINS": "*",
+    "RENDITIONS": RENDITIONS,
+    "DEFAULT_RENDITION": "thumb",
+    "MAX_RECEIVE_COUNT": "5",
+}
+
+# Each script reports its import time, whether Pillow got loaded, and its peak RSS (VmHWM):
+# the memory a function's process holds before it handles anything.
+_REPORT = """
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+cpu = (time.process_time() - c) * 1000
+print(json.dumps({"ms": cpu, "wall_ms": ms, "pil": "PIL" in sys.modules, "rss_kb": hwm}))
+"""
+BASELINE_SCRIPT = (
+    """
+import json, sys, time
+t, c = time.perf_counter(), time.process_time()
+import boto3
+boto3.client("s3")
+ms = (time.perf_counter() - t) * 1000
+"""
+    + _REPORT
+)
+MODULE_SCRIPT = (
+    """
+import importlib, json, sys, time
+t, c = time.perf_counter(), time.process_time()
+importlib.import_module(sys.argv[1])
+ms = (time.perf_counter() - t) * 1000
+"""
+    + _REPORT
+)
+
+
+def _environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(ENV)
+    env["PYTHONPATH"] = str(LAMBDA_SRC)
+    return env
+
+
+def _run(script: str, *args: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": last}
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def top_imports(module: str, count: int = 6) -> list[tuple[str, float]]:
+    """The heaviest top-level packages under `module` by cumulative import time (-X importtime)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    # Lines come children first; the name column is indented two spaces per nesting level.
+    # A package's figure is its outermost entry (siblings at that depth added up).
+    best: dict[str, tuple[int, float]] = {}
+    for line in done.stderr.splitlines():
+        parts = line.split("|")
+        if not line.startswith("import time:") or len(parts) != 3:
+            continue
+        cumulative, raw_name = parts[1].strip(), parts[2]
+        if not cumulative.isdigit():
+            continue  # the header line
+        depth = len(raw_name) - len(raw_name.lstrip())
+        top = raw_name.strip().split(".")[0]
+        ms = int(cumulative) / 1000
+        seen = best.get(top)
+        if seen is None or depth < seen[0]:
+            best[top] = (depth, ms)
+        elif depth == seen[0]:
+            best[top] = (depth, seen[1] + ms)
+    totals = {top: ms for top, (_, ms) in best.items()}
+    ranked = sorted(totals.items(), key=lambda kv: kv[1], reverse=True)
+    return ranked[:count]
+
+
+def compile_ms() -> float:
+    """Compiling lambda_src: paid at every cold start, since the asset ships no .pyc files and
+    Lambda's code directory is read-only."""
+    sources = sorted((LAMBDA_SRC / "image_service").rglob("*.py"))
+    start, c = time.perf_counter(), time.process_time()
+    for path in sources:
+        compile(path.read_text(), str(path), "exec")
+    return (time.perf_counter() - start) * 1000
+
+
+def measure(rounds: int) -> dict[str, Any]:
+    present = {
+        module: name
+        for module, name in MODULES.items()
+        if (LAMBDA_SRC / Path(*module.split("."))).with_suffix(".py").exists()
+    }
+    samples: dict[str, list[float]] = {"baseline": [], **{m: [] for m in present}}
+    pil: dict[str, bool] = {}
+    rss_mb: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for _ in range(rounds):  # interleaved, so machine load hits every target alike
+        result = _run(BASELINE_SCRIPT)
+        if "error" in result:
+            raise RuntimeError(f"import boto3 failed: {result['error']}")
+        samples["baseline"].append(float(result["ms"]))  # type: ignore[arg-type]
+        rss_mb["baseline"] = int(result["rss_kb"]) / 1024  # type: ignore[call-overload]
+        for module in present:
+            if module in errors:
+                continue
+            result = _run(MODULE_SCRIPT, module)
+            if "error" in result:
+                errors[module] = str(result["error"])
+                continue
+            samples[module].append(float(result["ms"]))  # type: ignore[arg-type]
+            pil[module] = bool(result["pil"])
+            rss_mb[module] = int(result["rss_kb"]) / 1024  # type: ignore[call-overload]
+    medians = {k: statistics.median(v) for k, v in samples.items() if v}
+    return {
+        "rounds": rounds,
+        "median_ms": medians,
+        "spread_ms": {k: (min(v), max(v)) for k, v in samples.items() if v},
+        "pil_imported": pil,
+        "rss_mb": rss_mb,
+        "errors": errors,
+        "names": present,
+        "top_imports": {m: top_imports(m) for m in present if m not in errors},
+        "compile_ms": compile_ms(),
+    }
