@@ -12,7 +12,7 @@ import hashlib
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, ILocalBundling, RemovalPolicy
@@ -121,7 +121,12 @@ class PythonLayer(Construct):
                             )
                         ),
                     ],
-                    local=_PipLocalBundling(requirements, platform, settings.python_version),
+                    # jsii hands the options over as one positional struct, which the typed
+                    # protocol (keyword arguments) cannot express.
+                    local=cast(
+                        ILocalBundling,
+                        _PipLocalBundling(requirements, platform, settings.python_version),
+                    ),
                 ),
             ),
             compatible_runtimes=[runtime],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,9 @@ def synthesize(stage: str, **context: Any) -> ImageServiceStack:
             **cdk_json_context(),
             "stage": stage,
             "aws:cdk:bundling-stacks": [],
+            # As the CLI does: construct paths in resource metadata, which also feed the API
+            # deployment's logical id, so the snapshot holds the ids a real deploy uses.
+            "aws:cdk:enable-path-metadata": True,
             **context,
         }
     )
@@ -68,14 +70,3 @@ def stage(request: pytest.FixtureRequest) -> str:
 def template(templates: dict[str, Template], stage: str) -> Template:
     """Each stage in turn, for properties every stage must have."""
     return templates[stage]
-
-
-@pytest.fixture
-def resources(template: Template) -> Callable[[str], dict[str, dict[str, Any]]]:
-    """`resources("AWS::S3::Bucket")` -> {logical id: resource} of the current stage."""
-
-    def of_type(resource_type: str) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = template.find_resources(resource_type)
-        return found
-
-    return of_type

@@ -42,7 +42,7 @@ def test_every_acknowledgement_gives_a_specific_reason(
 
 
 def test_cfn_lint_finds_no_error(templates: dict[str, Template]) -> None:
-    config = ManualArgs(regions=["us-east-1", "eu-west-1"])
+    config = ManualArgs(regions=["us-east-1"])
     for stage, template in templates.items():
         matches = lint(json.dumps(template.to_json()), config=config)
         errors = [f"{m.rule.id} {m.message}" for m in matches if m.rule.severity == "error"]
