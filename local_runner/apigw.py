@@ -286,13 +286,20 @@ class ApiServer(ThreadingHTTPServer):
                 return gateway_error(403, "Forbidden", "ForbiddenException")
         if route.function is None:  # a MOCK integration, e.g. the CORS preflight
             return Reply(route.mock_status, list(route.mock_headers.items()), b"")
+        # As API Gateway does; the protocol is what the client really used here: plain HTTP.
+        forwarded = [
+            ("X-Forwarded-For", source_ip),
+            ("X-Forwarded-Port", str(self.server_address[1])),
+            ("X-Forwarded-Proto", "http"),
+        ]
+        sent = {name.lower() for name, _ in headers}
         event = build_event(
             api=self.api,
             route=route,
             method=method,
             raw_path=raw_path,
             query=split.query,
-            headers=headers,
+            headers=headers + [h for h in forwarded if h[0].lower() not in sent],
             body=body,
             path_parameters=path_parameters,
             source_ip=source_ip,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -242,3 +243,20 @@ def test_cors_preflight(service: Runner) -> None:
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
+
+
+def test_an_original_too_large_for_a_lambda_response_comes_by_presigned_url(
+    service: Runner,
+) -> None:
+    noise = Image.frombytes("RGB", (1200, 1180), random.Random(3).randbytes(1200 * 1180 * 3))
+    buffer = io.BytesIO()
+    noise.save(buffer, "PNG", compress_level=1)
+    data = buffer.getvalue()
+    assert 4_000_000 < len(data) <= 4_500_000
+    response = upload(service, data)
+    assert response.status_code == 201, response.text
+    name = response.json()["name"]
+    redirect = requests.get(f"{service.url}/download/{name}", allow_redirects=False, timeout=30)
+    assert redirect.status_code in (302, 307)
+    assert redirect.headers["Location"].startswith(service.state["moto_endpoint"])
+    assert requests.get(redirect.headers["Location"], timeout=30).content == data
