@@ -22,7 +22,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-CDK := node_modules/.bin/cdk --no-notices
+CDK := node_modules/.bin/cdk
 
 .PHONY: help setup test lint synth diff deploy destroy bootstrap snapshot-update local bench clean
 
@@ -31,6 +31,7 @@ help:
 	@echo "make test             run every test"
 	@echo "make lint             ruff and mypy"
 	@echo "make synth            synthesize both stages into cdk.out/"
+	@echo "make bootstrap        once per account and region: cdk bootstrap"
 	@echo "make diff STAGE=dev   show what a deploy would change"
 	@echo "make deploy STAGE=dev deploy to the account of your AWS credentials"
 	@echo "make destroy STAGE=dev"
@@ -55,11 +56,11 @@ test: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy app.py stacks lambda_src local_runner
+	$(PY) -m mypy app.py stacks lambda_src local_runner tests/infra
 
 synth: setup
-	$(CDK) synth --quiet -c stage=dev --output cdk.out/dev
-	$(CDK) synth --quiet -c stage=prod --output cdk.out/prod
+	$(CDK) synth --quiet --no-notices -c stage=dev --output cdk.out/dev
+	$(CDK) synth --quiet --no-notices -c stage=prod --output cdk.out/prod
 	@echo "Templates: cdk.out/dev/ImageService-dev.template.json cdk.out/prod/ImageService-prod.template.json"
 
 bootstrap: setup
@@ -75,7 +76,8 @@ destroy: setup
 	$(CDK) destroy -c stage=$(STAGE)
 
 snapshot-update: setup
-	$(PY) -m pytest tests/infra --snapshot-update
+	$(PY) -m pytest tests/infra/test_snapshot.py --snapshot-update
+	git diff --stat -- tests/infra/__snapshots__
 
 local: setup
 	$(PY) -m local_runner --stage $(STAGE) --port $(PORT)
