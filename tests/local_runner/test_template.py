@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
+from local_runner.runner import LocalRunner, Options
 from local_runner.template import (
     IGNORED_TYPES,
     Assembly,
@@ -247,3 +249,16 @@ def test_prod_routes_require_an_api_key(prod_service: Service) -> None:
     (api,) = prod_service.apis
     assert all(r.api_key_required for r in api.routes if r.function)
     assert api.stage == "prod"
+
+
+def test_the_runner_refuses_to_start_on_an_unknown_type_and_names_it(tmp_path: Path) -> None:
+    assembly = tmp_path / "assembly"
+    shutil.copytree(FIXTURE_ASSEMBLY, assembly)
+    template_file = assembly / "Fixture.template.json"
+    template = json.loads(template_file.read_text())
+    template["Resources"]["Table"] = {"Type": "AWS::DynamoDB::Table", "Properties": {}}
+    template_file.write_text(json.dumps(template))
+    runner = LocalRunner(Options(assembly=assembly, port=0))
+    with pytest.raises(TemplateError, match=r"Table: AWS::DynamoDB::Table\n.*--allow-unknown"):
+        runner.start()
+    assert runner.emulator is None  # refused before starting anything
