@@ -38,10 +38,12 @@ help:
 	@echo "make snapshot-update  accept template changes into the snapshots"
 	@echo "make bench            benchmarks (figures in docs/PERFORMANCE.md)"
 
+# pip at error level: a machine's pip configuration (an unreachable extra index, say) would
+# otherwise print a warning per package; a failed install still prints and stops make.
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/pillow/requirements.txt layers/powertools/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --quiet --upgrade pip
+	$(PY) -m pip install --quiet --quiet -r requirements-dev.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
