@@ -60,7 +60,7 @@ class Settings:
             return 3
         if item.megapixels > 15:
             return 5
-        return 9
+        return 7
 
 
 @dataclass
@@ -104,7 +104,8 @@ EXTRA_VARIANTS = {
 def _cases_for(item: inputs.BenchInput) -> list[str]:
     names = cases.available(item.kind)
     if item.headline:
-        return [n for n in names if not n.startswith("proto-alpha-")]
+        chosen = [n for n in names if not n.startswith("proto-alpha-")]
+        return chosen + list(EXTRA_VARIANTS.get(item.name, ()))
     keep_alpha = item.name.startswith("png-rgba-3mp")
     chosen = [
         n
@@ -301,7 +302,7 @@ def _reference_rows(item: inputs.BenchInput, report: Report) -> None:
 
 
 def bench_coldstart(settings: Settings, report: Report) -> None:
-    rounds = 5 if settings.quick else 9
+    rounds = 5 if settings.quick else 7
     result = coldstart.measure(rounds)
     medians: dict[str, float] = result["median_ms"]
     spread: dict[str, tuple[float, float]] = result["spread_ms"]
@@ -369,7 +370,7 @@ def bench_load(items: list[inputs.BenchInput], settings: Settings, report: Repor
         report.add("Skipped: no JPEG input to upload.")
         return
     image = jpegs[0]
-    plan = [(1, 10), (20, 40)] if settings.quick else [(1, 30), (20, 200)]
+    plan = [(1, 10), (20, 40)] if settings.quick else [(1, 20), (20, 200)]
     log = inputs.CACHE.parent / "local-runner.log"
     try:
         phases = load.measure(image.path, plan, log)
