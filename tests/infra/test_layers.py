@@ -9,6 +9,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
+from stacks import python_layer
 from stacks.python_layer import PythonLayer
 from stacks.settings import Settings
 from tests.infra.conftest import ROOT, cdk_json_context
@@ -81,3 +82,15 @@ def test_pillow_layer_is_built_for_the_target_platform(tmp_path: Path) -> None:
 
         size = sum(f.stat().st_size for f in layer.rglob("*") if f.is_file())
         assert size < LAMBDA_UNZIPPED_LIMIT / 5, f"{size / 1e6:.1f} MB"
+
+
+def test_docker_bundling_is_only_the_fallback_when_pip_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bundler = python_layer._PipLocalBundling(
+        ROOT / "layers" / "pillow" / "requirements.txt", "manylinux_2_28_aarch64", "3.13"
+    )
+    monkeypatch.setattr(python_layer, "_has_pip", lambda: False)
+    # False tells CDK to bundle in the runtime's Docker image instead.
+    assert bundler.try_bundle(str(tmp_path), None) is False
+    assert not any(tmp_path.iterdir())
