@@ -1,0 +1,218 @@
+"""Faults through the local runner: the worker process killed or hung mid-batch, and
+messages that can never succeed. The runner drives the queue as Lambda's SQS event source
+does (a failed invocation deletes nothing; messages come back after the visibility timeout;
+the redrive policy moves them to the DLQ after maxReceiveCount receives).
+
+The runner serves the synthesized dev stage with two test settings: the worker times out
+after WORKER_TIMEOUT_S (so a hung worker is cut off in seconds) and every queue's visibility
+timeout is VISIBILITY_S (so a retry comes seconds later, not minutes).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+
+from tests.hostile.local_service import LocalService, poll, running, with_function_timeout
+from tests.local_runner.assemblies import synthesized
+
+WORKER = "image_service.thumbnail_worker.handler"
+WORKER_TIMEOUT_S = 2
+VISIBILITY_S = 3
+MAX_RECEIVE_COUNT = 5  # the template's redrive policy (tests/infra pins it at >= 5)
+SETTLE_S = 90.0  # deadline for a whole retry sequence: 5 receives x 3 s, on a busy machine
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
+    (dev,) = synthesized("dev")
+    work = tmp_path_factory.mktemp("faults-runner")
+    assembly = with_function_timeout(dev, work / "assembly", WORKER, WORKER_TIMEOUT_S)
+    with running(
+        assembly, work / "runner.log", "--visibility-timeout-override", str(VISIBILITY_S)
+    ) as started:
+        yield started
+
+
+def cpu_ticks(pid: int) -> int | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+class Saboteur(threading.Thread):
+    """Sends `signum` to every worker instance that is busy (its CPU time advanced since the
+    last look, i.e. it is running a batch or starting up), at most `limit` times."""
+
+    def __init__(self, service: LocalService, signum: int, limit: int | None = None) -> None:
+        super().__init__(daemon=True)
+        self.service, self.signum, self.limit = service, signum, limit
+        self.hits = 0
+        self._halt = threading.Event()
+        self._seen: dict[int, int] = {}
+
+    def run(self) -> None:
+        while not self._halt.wait(0.02):
+            for pid in self.service.function_pids(WORKER):
+                ticks = cpu_ticks(pid)
+                if ticks is None:
+                    continue
+                previous = self._seen.setdefault(pid, ticks)
+                if ticks > previous and (self.limit is None or self.hits < self.limit):
+                    os.kill(pid, self.signum)
+                    self.hits += 1
+                    self._seen.pop(pid)
+                else:
+                    self._seen[pid] = ticks
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=5)
+
+
+def gradient_png(width: int, height: int, seed: int) -> bytes:
+    """Cheap to send (smooth, compresses well), not free to decode: keeps a worker busy."""
+    image = Image.radial_gradient("L").resize((width, height)).convert("RGB")
+    image.putpixel((seed % width, 0), (seed % 256, 0, 0))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def upload_many(service: LocalService, count: int) -> list[str]:
+    names = []
+    for seed in range(count):
+        response = service.post(gradient_png(3000, 2000, seed), "image/png")
+        assert response.status_code == 201, response.text
+        names.append(response.json()["name"])
+    return names
+
+
+def thumbnail_status(service: LocalService, name: str) -> str:
+    response = requests.get(f"{service.url}/download-thumbnail/{name}", timeout=30)
+    if response.status_code == 200:
+        return "ready"
+    return str(response.json()["error"]["code"])
+
+
+def settle(service: LocalService, names: list[str]) -> dict[str, str]:
+    """Wait until nothing is queued or in flight, then each name's thumbnail status."""
+    poll(lambda: service.depths()[0] == 0, SETTLE_S, "the queue to drain")
+    return {name: thumbnail_status(service, name) for name in names}
+
+
+def test_worker_killed_mid_batch_loses_nothing(service: LocalService) -> None:
+    saboteur = Saboteur(service, signal.SIGKILL, limit=1)
+    saboteur.start()
+    try:
+        names = upload_many(service, 6)
+        poll(lambda: saboteur.hits == 1, 30, "a worker instance to be killed mid-batch")
+    finally:
+        saboteur.stop()
+    statuses = settle(service, names)
+    assert statuses == dict.fromkeys(names, "ready")
+    assert service.depths() == (0, 0)
+    assert "(Runtime.ExitError)" in service.log()
+
+
+def test_worker_hung_mid_batch_is_timed_out_and_retried(service: LocalService) -> None:
+    saboteur = Saboteur(service, signal.SIGSTOP, limit=1)
+    saboteur.start()
+    try:
+        names = upload_many(service, 4)
+        poll(lambda: saboteur.hits == 1, 30, "a worker instance to hang mid-batch")
+    finally:
+        saboteur.stop()
+    statuses = settle(service, names)
+    assert statuses == dict.fromkeys(names, "ready")
+    assert service.depths() == (0, 0)
+    assert "(Sandbox.Timedout)" in service.log()
+
+
+def test_poison_messages_end_in_the_dlq_the_alarm_watches(service: LocalService) -> None:
+    s3, sqs = service.s3, service.sqs
+    undecodable = "01JDXK9V3Q8ZJ4W6M2T5R7Y0AB.jpg"
+    never_uploaded = "01JDXK9V3Q8ZJ4W6M2T5R7Y0AC.png"
+    s3.put_object(Bucket=service.bucket, Key=f"originals/{undecodable}", Body=b"\xff\xd8\xffjunk")
+    bodies = [
+        json.dumps({"v": 1, "bucket": service.bucket, "key": f"originals/{name}", "id": name[:26]})
+        for name in (undecodable, never_uploaded)
+    ] + ["this is not a job"]
+    dead_before = service.depths()[1]
+    for body in bodies:
+        sqs.send_message(QueueUrl=service.queue_url, MessageBody=body)
+
+    # Undecodable: marked failed on the first try, long before the DLQ.
+    poll(
+        lambda: thumbnail_status(service, undecodable) == "ThumbnailFailed",
+        30,
+        "the undecodable original to be marked failed",
+    )
+    poll(
+        lambda: service.depths() == (0, dead_before + 3),
+        SETTLE_S,
+        "all three messages to reach the DLQ",
+    )
+
+    # The DLQ alarm watches CloudWatch's ApproximateNumberOfMessagesVisible, which is this
+    # queue attribute (ApproximateNumberOfMessages) as a metric.
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=service.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    assert int(attributes["ApproximateNumberOfMessages"]) == dead_before + 3
+    received = sqs.receive_message(
+        QueueUrl=service.dlq_url,
+        MaxNumberOfMessages=10,
+        AttributeNames=["All"],
+        VisibilityTimeout=0,
+    )["Messages"]
+    assert sorted(bodies) == sorted(m["Body"] for m in received if m["Body"] in bodies)
+    # Tried maxReceiveCount times (the receive that moves it to the DLQ counts one more).
+    assert min(int(m["Attributes"]["ApproximateReceiveCount"]) for m in received) >= (
+        MAX_RECEIVE_COUNT
+    )
+    # The missing original was retried as a transient fault, and given up on at the last try.
+    assert thumbnail_status(service, never_uploaded) == "ThumbnailFailed"
+    marker = json.loads(
+        s3.get_object(Bucket=service.bucket, Key=f"thumbnails/_failed/{never_uploaded}")[
+            "Body"
+        ].read()
+    )
+    assert marker["attempts"] == MAX_RECEIVE_COUNT
+    for message in received:
+        sqs.delete_message(QueueUrl=service.dlq_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_upload_whose_worker_dies_on_every_try_ends_thumbnail_failed(
+    service: LocalService,
+) -> None:
+    """The invariant at its edge: a 201 upload whose worker crashes on every delivery (as an
+    out-of-memory kill or a timeout would) lands in the DLQ; its status must then say
+    ThumbnailFailed, not ThumbnailPending forever."""
+    dead_before = service.depths()[1]
+    saboteur = Saboteur(service, signal.SIGKILL)
+    saboteur.start()
+    try:
+        (name,) = upload_many(service, 1)
+        poll(
+            lambda: service.depths() == (0, dead_before + 1),
+            SETTLE_S,
+            "the job to reach the DLQ",
+        )
+    finally:
+        saboteur.stop()
+    assert saboteur.hits >= MAX_RECEIVE_COUNT
+    status = thumbnail_status(service, name)
+    service.sqs.purge_queue(QueueUrl=service.dlq_url)
+    assert status == "ThumbnailFailed"
