@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk.assertions import Template
+
+import app as cdk_app
+from stacks.image_service_stack import ImageServiceStack
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("dev", "prod")
-
-# jsii runs `node` from PATH: put the project's supported Node first (as the Makefile does),
-# so the tests neither print Node 20's end-of-life banner nor run on an unsupported runtime.
-_PROJECT_BIN = ROOT / "node_modules" / ".bin"
-if (_PROJECT_BIN / "node").exists() and not os.environ.get("PATH", "").startswith(
-    str(_PROJECT_BIN)
-):
-    os.environ["PATH"] = f"{_PROJECT_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-
-import aws_cdk as cdk  # noqa: E402  (after PATH: importing starts the jsii runtime)
-from aws_cdk.assertions import Template  # noqa: E402
-
-import app as cdk_app  # noqa: E402
-from stacks.image_service_stack import ImageServiceStack  # noqa: E402
 
 
 def cdk_json_context() -> dict[str, Any]:
