@@ -241,6 +241,9 @@ class ApiServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: twenty clients connecting at once would see
+    # connections dropped before a request is read. API Gateway never refuses that way.
+    request_queue_size = 128
 
     def __init__(
         self, port: int, api: RestApi, invoke: Invoke, api_keys: frozenset[str] = frozenset()

@@ -41,7 +41,8 @@ class Api(Construct):
             settings=settings,
             handler="image_service.upload.handler",
             description="POST /upload: validates an image and stores it as an original",
-            memory_size=1024,
+            # Validating a 50 MP WebP decodes it whole: about 850 MB at peak (docs/SCALING.md).
+            memory_size=1536,
             timeout=API_TIMEOUT,
             environment={
                 "BUCKET_NAME": bucket.bucket_name,

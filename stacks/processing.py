@@ -16,7 +16,10 @@ from stacks.service_function import ServiceFunction
 from stacks.settings import Settings
 
 WORKER_TIMEOUT = Duration.seconds(60)
-WORKER_MEMORY_MB = 2048
+# Measured (docs/SCALING.md): the worst render (50 MP WebP with alpha) peaks near 850 MB with
+# the imports; past 1,769 MB (one vCPU) a single-threaded render gains no CPU, so more memory
+# would only bill the S3 waits at a higher rate.
+WORKER_MEMORY_MB = 1536
 # Lambda's guidance: a visibility timeout of at least six times the function's timeout, so a
 # batch still being retried by the event source is never handed to a second worker.
 VISIBILITY_TIMEOUT = Duration.seconds(WORKER_TIMEOUT.to_seconds() * 6)
@@ -81,7 +84,7 @@ class ThumbnailProcessing(Construct):
             sources.SqsEventSource(
                 self.queue,
                 batch_size=BATCH_SIZE,
-                max_batching_window=Duration.seconds(1),
+                max_batching_window=Duration.seconds(0),  # a job is worth starting at once
                 report_batch_item_failures=True,
                 max_concurrency=settings.thumbnail_concurrency,
             )
