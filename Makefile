@@ -37,6 +37,8 @@ help:
 	@echo "make destroy STAGE=dev"
 	@echo "make snapshot-update  accept template changes into the snapshots"
 	@echo "make bench            benchmarks (figures in docs/PERFORMANCE.md)"
+	@echo "make load             500 uploads from 20 clients through the local runner (docs/RELIABILITY.md)"
+	@echo "make audit            pip-audit of the runtime, layer and CDK requirements (needs PyPI)"
 
 # pip at error level: a machine's pip configuration (an unreachable extra index, say) would
 # otherwise print a warning per package; a failed install still prints and stops make.
@@ -87,6 +89,14 @@ local: setup
 bench: setup
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) -m bench
+
+.PHONY: load audit
+load: setup
+	$(PY) -m loadtest --uploads 500 --clients 20
+
+# --strict: a package that could not be looked up fails the audit instead of being skipped.
+audit: setup
+	$(PY) -m pip_audit --strict -r requirements.txt -r layers/pillow/requirements.txt -r layers/powertools/requirements.txt
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from botocore.stub import Stubber
 
@@ -40,10 +40,11 @@ RENDITIONS = ("square", "thumb")
 
 
 def client_error(code: str, status: int, operation: str) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
-        operation,
-    )
+    response: Any = {
+        "Error": {"Code": code, "Message": code},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, operation)
 
 
 # What S3/SQS say when they are overloaded or broken, after botocore's own retries gave up.
@@ -167,7 +168,9 @@ def test_one_throttled_put_is_absorbed_by_botocore_retries(
             return None  # let moto answer
         body = b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"
         raw = mock.Mock(stream=lambda **kw: iter([body]))
-        return AWSResponse(request.url, 503, {"Content-Length": str(len(body))}, raw)
+        headers = HTTPHeaders()
+        headers["Content-Length"] = str(len(body))
+        return AWSResponse(request.url, 503, headers, raw)
 
     events = functions.upload.s3.meta.events
     events.register_first("before-send.s3.PutObject", slow_down_once)

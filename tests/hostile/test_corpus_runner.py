@@ -44,7 +44,7 @@ def test_whole_corpus_over_http(service: LocalService, cases: list[corpus.Case])
     case that answered wrongly instead of stopping at the first)."""
     assert len(cases) >= 60
     before = snapshot(service)
-    wrong = []
+    wrong: list[tuple[str, object]] = []
     for case in cases:
         response = service.post(case.body, case.content_type, **case.headers)
         try:

@@ -166,7 +166,7 @@ def test_thousands_of_frames_cost_one_frame(
 ) -> None:
     data = corpus.many_frame_gif(frames=3000)
     with Image.open(io.BytesIO(data)) as gif:
-        assert gif.n_frames == 3000
+        assert getattr(gif, "n_frames", 1) == 3000
     started = time.perf_counter()
     response = functions.upload.handler(upload_event(data, "image/gif"), context)
     upload_s = time.perf_counter() - started

@@ -1,0 +1,187 @@
+"""A bounded load run against a local runner: N uploads from C concurrent clients, then wait
+(with a deadline) until every thumbnail exists and the queue and DLQ are empty.
+
+Only ever talks to 127.0.0.1 (the runner and its emulator). Used by `make load` (500 uploads,
+20 clients) and by a small test in `make test` (40 uploads, 8 clients).
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from PIL import Image
+
+from tests import images
+from tests.hostile.local_service import LocalService, poll
+
+RENDITIONS = ("thumb", "square")
+WATCH_EVERY_S = 0.1  # thumbnail-ready times are known to this resolution
+
+
+def _encode(image: Image.Image, fmt: str, **params: Any) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **params)
+    return out.getvalue()
+
+
+def mixed_inputs() -> list[tuple[str, bytes, str]]:
+    """(label, bytes, content type) from ~20 kB to ~3 MB, in the four accepted formats."""
+    large = images.photo(2600, 1950, seed=3)
+    return [
+        ("jpeg-320x240", images.jpeg(320, 240), "image/jpeg"),
+        ("jpeg-1600x1200", images.jpeg(1600, 1200), "image/jpeg"),
+        ("jpeg-2600x1950-q97", _encode(large, "JPEG", quality=97), "image/jpeg"),
+        ("png-640x480", images.png(640, 480), "image/png"),
+        ("gif-animated", images.animated_gif(), "image/gif"),
+        ("webp-1024x768", images.webp(1024, 768), "image/webp"),
+        ("jpeg-exif-rotated", images.exif_rotated_jpeg(1200, 800), "image/jpeg"),
+        ("png-alpha-800x600", images.png_alpha(800, 600), "image/png"),
+    ]
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+    cuts = statistics.quantiles(ordered, n=100, method="inclusive") if len(ordered) > 1 else []
+
+    def pct(p: int) -> float:
+        return ordered[0] if not cuts else cuts[p - 1]
+
+    return {
+        "p50": round(pct(50), 3),
+        "p90": round(pct(90), 3),
+        "p99": round(pct(99), 3),
+        "max": round(ordered[-1], 3),
+    }
+
+
+@dataclass
+class Report:
+    uploads: int
+    clients: int
+    statuses: dict[int, int] = field(default_factory=dict)
+    upload_s: list[float] = field(default_factory=list)
+    ready_s: list[float] = field(default_factory=list)
+    missing_thumbnails: list[str] = field(default_factory=list)
+    final_depths: tuple[int, int] = (-1, -1)
+    wall_s: float = 0.0
+    bytes_sent: int = 0
+    inputs: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def server_errors(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status >= 500)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "uploads": self.uploads,
+            "clients": self.clients,
+            "statuses": dict(sorted(self.statuses.items())),
+            "server_errors": self.server_errors,
+            "upload_latency_s": percentiles(self.upload_s),
+            "upload_to_thumbnails_ready_s": percentiles(self.ready_s),
+            "thumbnails_missing": len(self.missing_thumbnails),
+            "final_queue_and_dlq_depth": list(self.final_depths),
+            "wall_s": round(self.wall_s, 1),
+            "uploads_per_s": round(self.uploads / self.wall_s, 1) if self.wall_s else None,
+            "mb_sent": round(self.bytes_sent / 1e6, 1),
+            "input_sizes_bytes": self.inputs,
+        }
+
+
+class ThumbnailWatch(threading.Thread):
+    """Lists `thumbnails/` on the emulator every WATCH_EVERY_S and notes when each name has
+    all its renditions."""
+
+    def __init__(self, service: LocalService) -> None:
+        super().__init__(daemon=True)
+        self.s3 = service.s3
+        self.bucket = service.bucket
+        self.ready_at: dict[str, float] = {}
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        while not self._halt.wait(WATCH_EVERY_S):
+            seen: dict[str, int] = {}
+            for page in paginator.paginate(Bucket=self.bucket, Prefix="thumbnails/"):
+                for obj in page.get("Contents", []):
+                    rendition, _, name = obj["Key"].removeprefix("thumbnails/").partition("/")
+                    if rendition in RENDITIONS:
+                        seen[name] = seen.get(name, 0) + 1
+            now = time.monotonic()
+            for name, count in seen.items():
+                if count == len(RENDITIONS):
+                    self.ready_at.setdefault(name, now)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=10)
+
+
+def run(
+    service: LocalService,
+    uploads: int,
+    clients: int,
+    settle_timeout_s: float = 300.0,
+    progress: Callable[[str], None] = lambda line: None,
+) -> Report:
+    inputs = mixed_inputs()
+    report = Report(uploads, clients, inputs={label: len(data) for label, data, _ in inputs})
+    sent_at: dict[str, float] = {}
+    lock = threading.Lock()
+    session_local = threading.local()
+
+    def one(index: int) -> None:
+        label, data, content_type = inputs[index % len(inputs)]
+        session = getattr(session_local, "session", None)
+        if session is None:
+            session = session_local.session = requests.Session()
+        started = time.monotonic()
+        response = session.post(
+            f"{service.url}/upload",
+            data=data,
+            headers={"Content-Type": content_type, "X-Filename": f"{label}-{index}"},
+            timeout=120,
+        )
+        elapsed = time.monotonic() - started
+        with lock:
+            report.statuses[response.status_code] = report.statuses.get(response.status_code, 0) + 1
+            report.upload_s.append(elapsed)
+            report.bytes_sent += len(data)
+            if response.status_code == 201:
+                sent_at[response.json()["name"]] = started
+
+    watch = ThumbnailWatch(service)
+    watch.start()
+    began = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            list(pool.map(one, range(uploads)))
+        progress(f"{uploads} uploads answered in {time.monotonic() - began:.1f} s; waiting")
+        try:
+            poll(
+                lambda: all(name in watch.ready_at for name in sent_at),
+                settle_timeout_s,
+                "every thumbnail",
+                every_s=0.2,
+            )
+            poll(lambda: service.depths() == (0, 0), 60, "an empty queue and DLQ", every_s=0.2)
+        except AssertionError as error:
+            progress(str(error))
+    finally:
+        watch.stop()
+    report.wall_s = time.monotonic() - began
+    report.ready_s = [watch.ready_at[n] - t for n, t in sent_at.items() if n in watch.ready_at]
+    report.missing_thumbnails = sorted(n for n in sent_at if n not in watch.ready_at)
+    report.final_depths = service.depths()
+    return report

@@ -1,0 +1,111 @@
+"""Who can read or write what, checked against the prod stage served by the local runner.
+
+What the template guarantees is asserted in tests/infra/test_template.py and not repeated
+here: the bucket blocks all public access and refuses non-TLS requests
+(test_buckets_block_all_public_access, test_buckets_refuse_requests_without_tls), the
+queues refuse non-TLS requests, the stage is throttled (test_stage_is_throttled_traced_and_
+access_logged), prod requires an API key (test_api_key_required_in_prod_and_not_in_dev),
+and each function's grants are scoped to its key prefix. Id randomness (80 bits from
+`secrets`) is tested in tests/functions/test_names.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests import images
+from tests.access.conftest import PROD_API_KEY
+from tests.hostile.local_service import LocalService, poll
+
+KEY = {"x-api-key": PROD_API_KEY}
+
+
+def upload(service: LocalService) -> str:
+    response = service.post(images.jpeg(320, 240), "image/jpeg", **KEY)
+    assert response.status_code == 201, response.text
+    name: str = response.json()["name"]
+    return name
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"x-api-key": "wrong-key"}, {"x-api-key": ""}, {"x-api-key": PROD_API_KEY + "x"}],
+    ids=["no-key", "wrong-key", "empty-key", "key-with-suffix"],
+)
+@pytest.mark.parametrize("route", ["POST /upload", "GET /download/", "GET /download-thumbnail/"])
+def test_prod_routes_refuse_requests_without_the_api_key(
+    prod: LocalService, route: str, headers: dict[str, str]
+) -> None:
+    name = upload(prod)
+    method, path = route.split(" ")
+    target = f"{prod.url}{path}{name if path.endswith('/') else ''}"
+    before = prod.keys("originals/")
+    response = requests.request(
+        method, target, data=images.jpeg(64, 48), headers=headers, timeout=30
+    )
+    assert response.status_code == 403
+    assert response.json() == {"message": "Forbidden"}
+    assert prod.keys("originals/") == before
+
+
+def test_prod_routes_answer_with_the_api_key(prod: LocalService) -> None:
+    name = upload(prod)
+    response = requests.get(f"{prod.url}/download/{name}", headers=KEY, timeout=30)
+    assert response.status_code == 200
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_anonymous_request_to_the_bucket_is_refused(prod: LocalService) -> None:
+    """Straight to the (emulated) bucket, bypassing the API, unsigned: 403.
+
+    moto refuses unsigned object reads; it does not emulate S3's refusal of unsigned
+    listings or writes, which the template's public access block and TLS-only policy
+    guarantee in AWS (asserted in tests/infra)."""
+    name = upload(prod)
+    thumbnail = f"thumbnails/thumb/{name}"
+    poll(lambda: thumbnail in prod.keys("thumbnails/"), 60, "the thumbnail")
+    for key in (f"originals/{name}", thumbnail):
+        response = requests.get(f"{prod.endpoint}/{prod.bucket}/{key}", timeout=30)
+        assert response.status_code == 403, key
+
+
+PROBES = [
+    ("GET", "/"),
+    ("GET", "/upload"),
+    ("GET", "/download"),
+    ("GET", "/download/"),
+    ("GET", "/download/*"),
+    ("GET", "/download/originals"),
+    ("GET", "/download/%2E%2E%2Foriginals%2F"),
+    ("GET", "/download-thumbnail/"),
+    ("GET", "/download-thumbnail/_failed"),
+    ("GET", "/download-thumbnail/..%2F_failed"),
+    ("GET", "/prod/"),
+    ("GET", "/prod/download/"),
+    ("OPTIONS", "/download/"),
+    ("HEAD", "/download/"),
+    ("DELETE", "/download/01JDXK9V3Q8ZJ4W6M2T5R7Y0AB.jpg"),
+    ("PUT", "/upload"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), PROBES, ids=[f"{m} {p}" for m, p in PROBES])
+def test_no_route_lists_or_exposes_keys(prod: LocalService, method: str, path: str) -> None:
+    upload(prod)
+    response = requests.request(method, f"{prod.url}{path}", headers=KEY, timeout=30)
+    assert response.status_code >= 400 or response.status_code == 204
+    for leak in (prod.bucket, "originals/", "thumbnails/", "ListBucketResult", "<Key>"):
+        assert leak not in response.text
+        assert all(leak not in value for value in response.headers.values())
+
+
+def test_a_neighbouring_id_finds_nothing(prod: LocalService) -> None:
+    """Ids are not sequential: the name next to a real one is not an image."""
+    name = upload(prod)
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    last = name[25]
+    neighbour = name[:25] + alphabet[(alphabet.index(last) + 1) % 32] + name[26:]
+    response = requests.get(f"{prod.url}/download/{neighbour}", headers=KEY, timeout=30)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "NotFound"
