@@ -15,6 +15,7 @@ import io
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -32,7 +33,19 @@ from bench import cases, coldstart, inputs, load, proto, quality
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "bench-results.md"
 QUICK_RESULTS = inputs.CACHE.parent / "bench-results.md"
-WORKER_MEMORY_MB = 2048  # stacks/processing.py
+
+
+def _worker_memory_mb() -> int:
+    """The worker's configured memory, read from the stack's source (importing the stack would
+    load aws_cdk into the benchmark for one number)."""
+    source = (ROOT / "stacks" / "processing.py").read_text()
+    found = re.search(r"^WORKER_MEMORY_MB = (\d+)", source, re.MULTILINE)
+    if found is None:
+        raise SystemExit("stacks/processing.py: WORKER_MEMORY_MB not found")
+    return int(found.group(1))
+
+
+WORKER_MEMORY_MB = _worker_memory_mb()
 
 PARTS = ("render", "memory", "quality", "coldstart", "load")
 
