@@ -15,7 +15,7 @@ from stacks.processing import ThumbnailProcessing
 from stacks.python_layer import PythonLayer
 from stacks.service_function import ServiceFunction
 from stacks.settings import Settings
-from stacks.storage import ORIGINALS_PREFIX, THUMBNAILS_PREFIX, Storage
+from stacks.storage import FAILED_MARKERS_PREFIX, ORIGINALS_PREFIX, THUMBNAILS_PREFIX, Storage
 
 LAYERS = Path(__file__).resolve().parent.parent / "layers"
 
@@ -74,7 +74,12 @@ class ImageServiceStack(Stack):
         # download reads originals/ only to tell "pending" from "no such image".
         grants = {
             api.upload: {"put": [ORIGINALS_PREFIX], "delete": [ORIGINALS_PREFIX]},
-            processing.worker: {"read": [ORIGINALS_PREFIX], "put": [THUMBNAILS_PREFIX]},
+            processing.worker: {
+                "read": [ORIGINALS_PREFIX],
+                "put": [THUMBNAILS_PREFIX],
+                # Its last try marks the image failed first, and takes the mark back on success.
+                "delete": [FAILED_MARKERS_PREFIX],
+            },
             api.download_image: {"read": [ORIGINALS_PREFIX]},
             api.download_thumbnail: {"read": [THUMBNAILS_PREFIX, ORIGINALS_PREFIX]},
         }

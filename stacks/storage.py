@@ -12,6 +12,7 @@ from stacks.settings import Settings
 
 ORIGINALS_PREFIX = "originals/"
 THUMBNAILS_PREFIX = "thumbnails/"
+FAILED_MARKERS_PREFIX = "thumbnails/_failed/"  # rendition names never start with "_"
 
 
 class Storage(Construct):

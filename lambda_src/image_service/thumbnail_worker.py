@@ -2,9 +2,11 @@
 
 Failure policy (DESIGN.md): a record that fails is reported in `batchItemFailures`, never
 raised, so the rest of the batch is not retried with it. When it can never succeed (the
-original does not decode) or this was its last delivery, a `thumbnails/_failed/<name>` marker
-is written first, so the download function can answer `ThumbnailFailed` instead of "pending"
-forever; the message still goes on to the dead-letter queue for the alarm.
+original does not decode) or this is its last delivery, a `thumbnails/_failed/<name>` marker
+is written, so the download function can answer `ThumbnailFailed` instead of "pending"
+forever; the message still goes on to the dead-letter queue for the alarm. On the last
+delivery the marker is written *before* rendering, because a worker that is killed (out of
+memory, timeout) runs no handler code afterwards; it is removed again if the render succeeds.
 """
 
 from __future__ import annotations
@@ -100,6 +102,9 @@ def record_handler(record: SQSRecord) -> None:
         logger.error("job refused", extra={**log, "reason": str(err)})
         raise
     log["image_name"] = job.name
+    last_try = attempts >= CONFIG.max_receive_count
+    if last_try:
+        _write_failed_marker(job, "gave up after repeated errors", attempts)
     try:
         sizes = render_job(job)
     except (InvalidImage, UnsupportedMediaType) as err:
@@ -107,11 +112,10 @@ def record_handler(record: SQSRecord) -> None:
         _write_failed_marker(job, err.message, attempts)
         raise
     except Exception:
-        last_try = attempts >= CONFIG.max_receive_count
         logger.exception("job failed", extra={**log, "last_try": last_try})
-        if last_try:
-            _write_failed_marker(job, "gave up after repeated errors", attempts)
         raise
+    if last_try:
+        s3.delete_object(Bucket=CONFIG.bucket_name, Key=names.failed_marker_key(job.name))
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
     logger.info("job done", extra={**log, "bytes": sizes, "duration_ms": duration_ms})
 

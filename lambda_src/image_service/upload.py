@@ -62,7 +62,8 @@ def _from_json(body: bytes) -> Upload:
         if not isinstance(content, str) or not isinstance(filename, str | None):
             raise TypeError("content must be a string")
         data = base64.b64decode(content, validate=True)
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as err:
+    # RecursionError: a body of nothing but deeply nested brackets.
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError, binascii.Error) as err:
         raise MalformedRequest(
             'Expected JSON {"file": {"filename": ..., "content": "<base64>"}}.'
         ) from err

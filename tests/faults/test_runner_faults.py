@@ -53,13 +53,19 @@ def cpu_ticks(pid: int) -> int | None:
 
 class Saboteur(threading.Thread):
     """Sends `signum` to every worker instance that is busy (its CPU time advanced since the
-    last look, i.e. it is running a batch or starting up), at most `limit` times."""
+    last look, i.e. it is running a batch or starting up), at most `limit` times. With
+    `busy_ticks`, only once an instance has been busy for that much CPU time without a pause
+    (clock ticks, 1/100 s): a death deep inside a long render, as an out-of-memory kill is."""
 
-    def __init__(self, service: LocalService, signum: int, limit: int | None = None) -> None:
+    def __init__(
+        self, service: LocalService, signum: int, limit: int | None = None, busy_ticks: int = 1
+    ) -> None:
         super().__init__(daemon=True)
         self.service, self.signum, self.limit = service, signum, limit
+        self.busy_ticks = busy_ticks
         self.hits = 0
         self._halt = threading.Event()
+        self._streak_start: dict[int, int] = {}
         self._seen: dict[int, int] = {}
 
     def run(self) -> None:
@@ -69,10 +75,16 @@ class Saboteur(threading.Thread):
                 if ticks is None:
                     continue
                 previous = self._seen.setdefault(pid, ticks)
-                if ticks > previous and (self.limit is None or self.hits < self.limit):
+                if ticks == previous:  # idle since the last look: a new streak starts later
+                    self._streak_start[pid] = ticks
+                start = self._streak_start.setdefault(pid, previous)
+                if ticks - start >= self.busy_ticks and (
+                    self.limit is None or self.hits < self.limit
+                ):
                     os.kill(pid, self.signum)
                     self.hits += 1
                     self._seen.pop(pid)
+                    self._streak_start.pop(pid)
                 else:
                     self._seen[pid] = ticks
 
@@ -194,17 +206,31 @@ def test_poison_messages_end_in_the_dlq_the_alarm_watches(service: LocalService)
         sqs.delete_message(QueueUrl=service.dlq_url, ReceiptHandle=message["ReceiptHandle"])
 
 
+def heavy_webp() -> bytes:
+    """50 MP with alpha, small to send: its render takes seconds of CPU in the worker."""
+    image = Image.radial_gradient("L").resize((8000, 6000))
+    rgba = Image.merge("RGBA", (image, image, image, image.point(lambda v: 255 - v)))
+    out = io.BytesIO()
+    rgba.save(out, "WEBP", quality=10, method=0)
+    return out.getvalue()
+
+
 def test_upload_whose_worker_dies_on_every_try_ends_thumbnail_failed(
     service: LocalService,
 ) -> None:
-    """The invariant at its edge: a 201 upload whose worker crashes on every delivery (as an
-    out-of-memory kill or a timeout would) lands in the DLQ; its status must then say
-    ThumbnailFailed, not ThumbnailPending forever."""
+    """The invariant at its edge: a 201 upload whose worker is killed mid-render on every
+    delivery (as an out-of-memory kill or a timeout would) lands in the DLQ; its status must
+    then say ThumbnailFailed, not ThumbnailPending forever. The worker's last try marks the
+    image failed before it renders, since nothing runs after such a kill."""
     dead_before = service.depths()[1]
-    saboteur = Saboteur(service, signal.SIGKILL)
+    response = service.post(heavy_webp(), "image/webp")
+    assert response.status_code == 201, response.text
+    name = response.json()["name"]
+    # 1 s of CPU without a pause: past the worker's start-up (about 0.5 s) and its first
+    # requests, well inside the render of 50 MP.
+    saboteur = Saboteur(service, signal.SIGKILL, busy_ticks=100)
     saboteur.start()
     try:
-        (name,) = upload_many(service, 1)
         poll(
             lambda: service.depths() == (0, dead_before + 1),
             SETTLE_S,
@@ -212,7 +238,6 @@ def test_upload_whose_worker_dies_on_every_try_ends_thumbnail_failed(
         )
     finally:
         saboteur.stop()
-    assert saboteur.hits >= MAX_RECEIVE_COUNT
     status = thumbnail_status(service, name)
     service.sqs.purge_queue(QueueUrl=service.dlq_url)
     assert status == "ThumbnailFailed"

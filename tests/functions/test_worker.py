@@ -220,3 +220,36 @@ def test_transient_failure_is_marked_only_on_the_last_try(
     response = run(functions, context, job_body(name), receive_count=receive_count)
     assert response == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
     assert (f"thumbnails/_failed/{name}" in aws.object_keys()) is marked
+
+
+def test_last_try_marks_failed_before_rendering(
+    functions: Functions, aws: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed mid-render (out of memory, timeout) runs no code afterwards: on the last
+    try the image must already say ThumbnailFailed while the render runs."""
+    name = f"{ID}.jpg"
+    aws.put(f"originals/{name}", images.jpeg())
+    seen_during_render: list[bool] = []
+
+    def killed_mid_render(*args: Any, **kwargs: Any) -> Any:
+        seen_during_render.append(f"thumbnails/_failed/{name}" in aws.object_keys())
+        raise MemoryError
+
+    monkeypatch.setattr(functions.worker.imaging, "render_renditions", killed_mid_render)
+    response = run(functions, context, job_body(name), receive_count=MAX_RECEIVE_COUNT)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
+    assert seen_during_render == [True]
+
+
+def test_last_try_that_succeeds_leaves_no_failed_mark(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    name = f"{ID}.jpg"
+    aws.put(f"originals/{name}", images.jpeg())
+    response = run(functions, context, job_body(name), receive_count=MAX_RECEIVE_COUNT)
+    assert response == {"batchItemFailures": []}
+    assert sorted(aws.object_keys()) == [
+        f"originals/{name}",
+        f"thumbnails/square/{name}",
+        f"thumbnails/thumb/{name}",
+    ]

@@ -261,6 +261,11 @@ def test_worker_cannot_write_originals(template: Template) -> None:
     assert not may(template, WORKER, "s3:DeleteObject", object_arn("originals/A.jpg"))
 
 
+def test_worker_may_delete_only_its_failed_markers(template: Template) -> None:
+    assert may(template, WORKER, "s3:DeleteObject", object_arn("thumbnails/_failed/A.jpg"))
+    assert not may(template, WORKER, "s3:DeleteObject", object_arn("thumbnails/thumb/A.jpg"))
+
+
 def test_downloads_only_read(template: Template) -> None:
     assert may(template, DOWNLOAD_IMAGE, "s3:GetObject", object_arn("originals/A.jpg"))
     assert not may(template, DOWNLOAD_IMAGE, "s3:GetObject", object_arn("thumbnails/thumb/A.jpg"))
