@@ -60,7 +60,7 @@ test: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy app.py stacks lambda_src local_runner tests/infra
+	$(PY) -m mypy app.py stacks lambda_src local_runner tests bench loadtest
 
 synth: setup
 	$(CDK) synth --quiet --no-notices -c stage=dev --output cdk.out/dev

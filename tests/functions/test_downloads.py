@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -159,10 +160,12 @@ def test_unknown_original_is_not_found(
     assert "Retry-After" not in response["headers"]
 
 
-def thumbnail(functions: Functions, context: LambdaContext, **query: str) -> dict:
-    return functions.download_thumbnail.handler(
-        download_event("download-thumbnail", NAME, **query), context
+def thumbnail(functions: Functions, context: LambdaContext, **query: str) -> dict[str, Any]:
+    # `headers` is named so mypy does not take the query keywords for it.
+    response: dict[str, Any] = functions.download_thumbnail.handler(
+        download_event("download-thumbnail", NAME, headers=None, **query), context
     )
+    return response
 
 
 def test_default_and_named_renditions(

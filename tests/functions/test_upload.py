@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
@@ -54,7 +55,7 @@ def assert_created(
     response: dict[str, Any], aws: Aws, data: bytes, ext: str, content_type: str
 ) -> dict[str, Any]:
     assert response["statusCode"] == 201, response["body"]
-    body = json.loads(response["body"])
+    body: dict[str, Any] = json.loads(response["body"])
     assert set(body) == {
         "id",
         "name",
@@ -107,7 +108,13 @@ def assert_created(
     ],
 )
 def test_each_accepted_format_is_stored_and_queued(
-    functions: Functions, aws: Aws, context: LambdaContext, make, ext, content_type, size
+    functions: Functions,
+    aws: Aws,
+    context: LambdaContext,
+    make: Callable[[], bytes],
+    ext: str,
+    content_type: str,
+    size: tuple[int, int],
 ) -> None:
     data = make()
     # The declared type is deliberately wrong: only the bytes decide.
@@ -202,7 +209,7 @@ def _oversized() -> bytes:
     return b"\xff\xd8\xff" + bytes(MAX_UPLOAD_BYTES)
 
 
-REFUSED = {
+REFUSED: dict[str, tuple[Callable[[], dict[str, Any]], int, str]] = {
     "empty-body": (lambda: upload_event(b""), 400, "MalformedRequest"),
     "truncated-jpeg": (lambda: upload_event(images.truncated_jpeg()), 422, "InvalidImage"),
     "random-bytes-as-jpeg": (

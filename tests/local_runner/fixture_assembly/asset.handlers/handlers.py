@@ -3,11 +3,27 @@
 import json
 import os
 import time
+from typing import Any, NoReturn, Protocol
+
+# Typed like user code would be: the event is API Gateway's JSON, the context is whatever
+# object the runtime hands over (only the attributes `echo` reports are relied upon).
+Event = dict[str, Any]
+Response = dict[str, Any]
+
+
+class Context(Protocol):
+    function_name: str
+    aws_request_id: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
 
 CALLS = {"count": 0}  # module global: survives between warm invocations
 
 
-def echo(event, context):
+def echo(event: Event, context: Context) -> Response:
     CALLS["count"] += 1
     body = {
         "event": event,
@@ -29,7 +45,7 @@ def echo(event, context):
     }
 
 
-def binary(event, context):
+def binary(event: Event, context: Context) -> Response:
     return {
         "statusCode": 200,
         "headers": {"Content-Type": "image/png"},
@@ -39,28 +55,28 @@ def binary(event, context):
     }
 
 
-def boom(event, context):
+def boom(event: Event, context: Context) -> NoReturn:
     raise RuntimeError("this handler always crashes")
 
 
-def exit_process(event, context):
+def exit_process(event: Event, context: Context) -> NoReturn:
     os._exit(3)
 
 
-def slow(event, context):
+def slow(event: Event, context: Context) -> Response:
     time.sleep(float((event.get("queryStringParameters") or {}).get("s", "5")))
     return {"statusCode": 200, "body": "done"}
 
 
-def malformed(event, context):
+def malformed(event: Event, context: Context) -> str:
     return "not a proxy response"
 
 
-def import_pillow(event, context):
+def import_pillow(event: Event, context: Context) -> Response:
     import PIL  # noqa: F401  (this function has no layer that provides Pillow)
 
     return {"statusCode": 200, "body": "imported"}
 
 
-def collect(event, context):
+def collect(event: Event, context: Context) -> Response:
     return {"batchItemFailures": []}
