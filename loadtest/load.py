@@ -20,7 +20,8 @@ import requests
 from PIL import Image
 
 from tests import images
-from tests.hostile.local_service import LocalService, poll
+from tests.hostile.local_service import LocalService
+from tests.support import poll
 
 RENDITIONS = ("thumb", "square")
 WATCH_EVERY_S = 0.1  # thumbnail-ready times are known to this resolution

@@ -16,7 +16,8 @@ import requests
 
 from tests import images
 from tests.access.conftest import PROD_API_KEY
-from tests.hostile.local_service import LocalService, poll
+from tests.hostile.local_service import LocalService
+from tests.support import poll
 
 KEY = {"x-api-key": PROD_API_KEY}
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,31 +17,13 @@ import boto3
 import pytest
 
 from tests.local_runner.assemblies import synthesized
+from tests.support import free_port
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
 # Short enough that a poison message is retried to the DLQ in seconds, long enough that a
 # normal batch on a busy 2-core machine is not handed out twice.
 VISIBILITY_TIMEOUT_S = 3
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for(check: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    """Poll `check` until it returns something truthy, or fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def children_of(pid: int) -> set[int]:

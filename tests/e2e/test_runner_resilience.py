@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import Runner, children_of, free_port, start_runner
+from tests.e2e.conftest import Runner, children_of, start_runner
 from tests.local_runner.assemblies import FIXTURE_ASSEMBLY
+from tests.support import free_port
 
 
 @pytest.fixture(scope="module")

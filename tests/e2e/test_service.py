@@ -15,7 +15,8 @@ import requests
 from PIL import Image
 
 from tests import images
-from tests.e2e.conftest import PROJECT, Runner, wait_for
+from tests.e2e.conftest import PROJECT, Runner
+from tests.support import poll
 
 RENDITIONS: dict[str, dict[str, Any]] = json.loads((PROJECT / "cdk.json").read_text())["context"][
     "stages"
@@ -46,7 +47,7 @@ def thumbnail(service: Runner, name: str, rendition: str | None = None) -> reque
             return None
         return response
 
-    return wait_for(ready, THUMBNAIL_DEADLINE_S, f"the thumbnail of {name}")
+    return poll(ready, THUMBNAIL_DEADLINE_S, f"the thumbnail of {name}")
 
 
 def queues(service: Runner) -> tuple[str, str]:
@@ -162,7 +163,7 @@ REFUSED = [
 
 def test_refused_inputs_leave_bucket_and_queue_untouched(service: Runner) -> None:
     job_queue, _ = queues(service)
-    wait_for(lambda: messages_in(service, job_queue) == 0, 60, "earlier jobs to finish")
+    poll(lambda: messages_in(service, job_queue) == 0, 60, "earlier jobs to finish")
     before = originals(service)
     for label, make, status, code in REFUSED:
         response = upload(service, make())
@@ -211,7 +212,7 @@ def test_a_poison_message_ends_in_the_dead_letter_queue(service: Runner) -> None
                 return dict(message)
         return None
 
-    message = wait_for(in_dead_letters, 90, "the poison message in the DLQ")
+    message = poll(in_dead_letters, 90, "the poison message in the DLQ")
     policy = sqs.get_queue_attributes(QueueUrl=job_queue, AttributeNames=["RedrivePolicy"])
     max_receive_count = json.loads(policy["Attributes"]["RedrivePolicy"])["maxReceiveCount"]
     assert int(message["Attributes"]["ApproximateReceiveCount"]) >= max_receive_count

@@ -22,8 +22,9 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.hostile.local_service import LocalService, poll, running, with_function_timeout
+from tests.hostile.local_service import LocalService, running, with_function_timeout
 from tests.local_runner.assemblies import synthesized
+from tests.support import poll
 
 WORKER = "image_service.thumbnail_worker.handler"
 WORKER_TIMEOUT_S = 2

@@ -13,11 +13,9 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,29 +25,11 @@ import requests
 from botocore.config import Config
 
 from tests.hostile.state import object_keys, queue_depth
+from tests.support import free_port, poll
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 90.0
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def poll(check: Callable[[], T | None], timeout_s: float, what: str, every_s: float = 0.1) -> T:
-    """`check()`'s first truthy value, polled until `timeout_s`; fails naming `what`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(every_s)
 
 
 @dataclass

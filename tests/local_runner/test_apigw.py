@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import socket
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -13,13 +12,7 @@ import requests
 from local_runner.apigw import ApiServer, Router, build_event, decode_response, is_binary
 from local_runner.lambdas import InvocationError, InvocationTimeout
 from local_runner.template import RestApi, Service
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.support import free_port
 
 
 class Recorder:
