@@ -2,8 +2,9 @@
 
 CDK's local bundling runs pip with `--platform manylinux_2_28_<arch> --python-version X.Y
 --only-binary=:all:`, so the layer holds exactly the wheels the function's runtime and
-architecture load, whatever machine synthesizes. Docker bundling is only the fallback for a
-machine without pip.
+architecture load, whatever machine synthesizes. The wheels are kept in `layers/.wheelhouse/`
+(not committed), so only the first synth for a platform needs PyPI. Docker bundling is only
+the fallback for a machine without pip.
 """
 
 from __future__ import annotations
@@ -25,19 +26,20 @@ from stacks.settings import Settings
 PLATFORM_TAGS = {"arm64": "manylinux_2_28_aarch64", "x86_64": "manylinux_2_28_x86_64"}
 
 
-def pip_install_args(
-    requirements: Path | str, platform: str, python_version: str, target: str
-) -> list[str]:
-    """The one pip command both bundlers run: wheels only, for the target platform."""
+def wheelhouse_for(source: Path, platform: str, python_version: str) -> Path:
+    """One wheelhouse per platform and Python, shared by every layer in `source`'s folder."""
+    return source.parent / ".wheelhouse" / f"{platform}-py{python_version}"
+
+
+def pip_wheel_args(requirements: Path | str, platform: str, python_version: str) -> list[str]:
+    """What every pip call here shares: wheels only, for the target platform and Python."""
     return [
-        "install",
         # Errors only: a machine's pip config (an unreachable extra index, say) makes pip print
         # warnings on every synth that say nothing about the layer; a failure still prints and
         # fails the synth.
         "--quiet",
         "--quiet",
         "--disable-pip-version-check",
-        "--no-compile",
         "--only-binary=:all:",
         "--implementation",
         "cp",
@@ -45,10 +47,21 @@ def pip_install_args(
         platform,
         "--python-version",
         python_version,
-        "--target",
-        target,
         "--requirement",
         str(requirements),
+    ]
+
+
+def pip_install_args(
+    requirements: Path | str, platform: str, python_version: str, target: str
+) -> list[str]:
+    """`pip install` of the layer's wheels into `target` (the Docker fallback runs this)."""
+    return [
+        "install",
+        "--no-compile",
+        "--target",
+        target,
+        *pip_wheel_args(requirements, platform, python_version),
     ]
 
 
@@ -60,20 +73,59 @@ def _has_pip() -> bool:
 
 
 @jsii.implements(ILocalBundling)
-class _PipLocalBundling:
-    def __init__(self, requirements: Path, platform: str, python_version: str) -> None:
+class PipLocalBundling:
+    """Installs the layer from a wheelhouse kept beside the layers (`layers/.wheelhouse/`),
+    downloading into it only what it lacks: the first synth needs PyPI, later ones none."""
+
+    def __init__(
+        self, requirements: Path, platform: str, python_version: str, wheelhouse: Path
+    ) -> None:
         self._requirements = requirements
         self._platform = platform
         self._python_version = python_version
+        self.wheelhouse = wheelhouse
 
     def try_bundle(self, output_dir: str, options: Any) -> bool:
         if not _has_pip():
             return False  # no pip here: CDK falls back to Docker bundling
-        args = pip_install_args(
-            self._requirements, self._platform, self._python_version, f"{output_dir}/python"
-        )
-        subprocess.run([sys.executable, "-m", "pip", *args], check=True)
+        target = f"{output_dir}/python"
+        if self._install(target, check=False).returncode != 0:
+            self.download()
+            self._install(target, check=True)
         return True
+
+    def download(self) -> None:
+        """Fetch the pinned wheels (and what they need) that the wheelhouse does not hold."""
+        self.wheelhouse.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--dest",
+                str(self.wheelhouse),
+                *pip_wheel_args(self._requirements, self._platform, self._python_version),
+            ],
+            check=True,
+        )
+
+    def _install(self, target: str, *, check: bool) -> subprocess.CompletedProcess[bytes]:
+        args = pip_install_args(self._requirements, self._platform, self._python_version, target)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                *args,
+                "--no-index",
+                "--find-links",
+                str(self.wheelhouse),
+            ],
+            # A first synth's miss is expected and says nothing; the retry's error is shown.
+            capture_output=not check,
+            check=check,
+        )
 
 
 class PythonLayer(Construct):
@@ -125,7 +177,12 @@ class PythonLayer(Construct):
                     # protocol (keyword arguments) cannot express.
                     local=cast(
                         ILocalBundling,
-                        _PipLocalBundling(requirements, platform, settings.python_version),
+                        PipLocalBundling(
+                            requirements,
+                            platform,
+                            settings.python_version,
+                            wheelhouse_for(source, platform, settings.python_version),
+                        ),
                     ),
                 ),
             ),

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.conftest import ROOT
+from stacks.python_layer import PLATFORM_TAGS, PipLocalBundling, wheelhouse_for
+from stacks.settings import Settings
+from tests.infra.conftest import ROOT, cdk_json_context
 
 SNAPSHOTS = Path(__file__).resolve().parent / "__snapshots__" / "test_snapshot"
 # Lines a user would have to wonder about: Node end-of-life banners, unconfigured feature
@@ -17,11 +19,21 @@ SNAPSHOTS = Path(__file__).resolve().parent / "__snapshots__" / "test_snapshot"
 NOISE = re.compile(r"end-of-life|feature flag|NOTICES|telemetry|WARNING|deprecated", re.I)
 
 
-def npx_cdk(*args: str) -> subprocess.CompletedProcess[str]:
+# Every index pip could use points at a closed loopback port: any download fails at once.
+NO_NETWORK_FOR_PIP = {
+    "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
+    "PIP_EXTRA_INDEX_URL": "http://127.0.0.1:9/simple",
+    "PIP_RETRIES": "0",
+    "PIP_TIMEOUT": "2",
+}
+
+
+def npx_cdk(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "CDK_DISABLE_CLI_TELEMETRY": "true",
         "AWS_EC2_METADATA_DISABLED": "true",  # no credential probing of a metadata endpoint
+        **extra_env,
     }
     return subprocess.run(
         ["npx", "--no-install", "cdk", "--no-notices", *args],
@@ -53,3 +65,27 @@ def test_cli_synth_and_diff_against_the_snapshot_run_offline(stage: str, tmp_pat
     # only metadata and code asset keys, never a resource added or removed.
     assert "Number of stacks with differences" in report or "no differences" in report, report
     assert not re.search(r"^\[[+-]\] AWS::", report, re.M), report
+
+
+@pytest.mark.slow
+def test_cli_synth_needs_no_network_once_the_wheels_are_kept(tmp_path: Path) -> None:
+    """The layers' wheels stay in layers/.wheelhouse/: after the first synth for a platform,
+    synth works with no network at all (pip cannot reach any index here)."""
+    settings = Settings.from_context("dev", cdk_json_context()["stages"]["dev"])
+    platform = PLATFORM_TAGS[settings.architecture]
+    for layer in ("pillow", "powertools"):
+        source = ROOT / "layers" / layer
+        PipLocalBundling(
+            source / "requirements.txt",
+            platform,
+            settings.python_version,
+            wheelhouse_for(source, platform, settings.python_version),
+        ).download()
+
+    outdir = tmp_path / "cdk.out"
+    synth = npx_cdk(
+        "synth", "--quiet", "-c", "stage=dev", "--output", str(outdir), **NO_NETWORK_FOR_PIP
+    )
+    assert synth.returncode == 0, synth.stderr
+    (pillow,) = outdir.glob("asset.*/python/PIL")
+    assert (pillow / "__init__.py").is_file()

@@ -87,10 +87,15 @@ def test_pillow_layer_is_built_for_the_target_platform(tmp_path: Path) -> None:
 def test_docker_bundling_is_only_the_fallback_when_pip_is_missing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    bundler = python_layer._PipLocalBundling(
-        ROOT / "layers" / "pillow" / "requirements.txt", "manylinux_2_28_aarch64", "3.13"
+    bundler = python_layer.PipLocalBundling(
+        ROOT / "layers" / "pillow" / "requirements.txt",
+        "manylinux_2_28_aarch64",
+        "3.13",
+        tmp_path / "wheelhouse",
     )
     monkeypatch.setattr(python_layer, "_has_pip", lambda: False)
     # False tells CDK to bundle in the runtime's Docker image instead.
-    assert bundler.try_bundle(str(tmp_path), None) is False
-    assert not any(tmp_path.iterdir())
+    output = tmp_path / "out"
+    output.mkdir()
+    assert bundler.try_bundle(str(output), None) is False
+    assert not any(output.iterdir())
