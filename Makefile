@@ -87,7 +87,7 @@ local: setup
 	$(PY) -m local_runner --stage $(STAGE) --port $(PORT)
 
 bench: setup
-	$(PY) -m pip install --quiet -r bench/requirements.txt
+	$(PY) -m pip install --quiet --quiet -r bench/requirements.txt
 	$(PY) -m bench
 
 .PHONY: load audit
