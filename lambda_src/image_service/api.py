@@ -21,6 +21,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_service.errors import InternalError, MalformedRequest, ServiceError
+from image_service.storage import StoredObject
 
 Response = dict[str, Any]
 NO_STORE = "no-store"
@@ -185,3 +186,16 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
         return True
     wanted = etag.removeprefix("W/")
     return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
+
+
+def stored_image_response(request: Request, stored: StoredObject, cache_control: str) -> Response:
+    """The stored image's bytes, or 304 when the client's copy (If-None-Match) is current."""
+    headers = {
+        "ETag": stored.etag,
+        "Cache-Control": cache_control,
+        "X-Content-Type-Options": "nosniff",
+    }
+    if etag_matches(request.header("if-none-match"), stored.etag):
+        stored.close()
+        return empty_response(304, headers)
+    return binary_response(200, stored.read(), {**headers, "Content-Type": stored.content_type})

@@ -12,9 +12,9 @@ from image_service.api import (
     Request,
     Response,
     api_handler,
-    binary_response,
     empty_response,
     etag_matches,
+    stored_image_response,
 )
 from image_service.config import load_config
 from image_service.errors import InvalidName, NotFound, ServiceUnavailable
@@ -45,15 +45,8 @@ def handler(request: Request) -> Response:
         raise ServiceUnavailable(headers={"Retry-After": "2"}) from err
     if stored is None:
         raise NotFound()
-    headers = {
-        "ETag": stored.etag,
-        "Cache-Control": ORIGINAL_CACHE_CONTROL,
-        "X-Content-Type-Options": "nosniff",
-    }
-    if etag_matches(request.header("if-none-match"), stored.etag):
-        stored.close()
-        return empty_response(304, headers)
-    if stored.length > MAX_INLINE_BYTES:
+    client_is_current = etag_matches(request.header("if-none-match"), stored.etag)
+    if stored.length > MAX_INLINE_BYTES and not client_is_current:
         stored.close()
         url = s3.generate_presigned_url(
             "get_object",
@@ -61,5 +54,4 @@ def handler(request: Request) -> Response:
             ExpiresIn=PRESIGNED_URL_SECONDS,
         )
         return empty_response(307, {"Location": url, "Cache-Control": "no-store"})
-    body = stored.read()
-    return binary_response(200, body, {**headers, "Content-Type": stored.content_type})
+    return stored_image_response(request, stored, ORIGINAL_CACHE_CONTROL)

@@ -11,9 +11,7 @@ from image_service.api import (
     Request,
     Response,
     api_handler,
-    binary_response,
-    empty_response,
-    etag_matches,
+    stored_image_response,
 )
 from image_service.config import load_config
 from image_service.errors import (
@@ -59,12 +57,4 @@ def handler(request: Request) -> Response:
             raise _why_missing(name)
     except (ClientError, BotoCoreError) as err:
         raise ServiceUnavailable(headers={"Retry-After": "2"}) from err
-    headers = {
-        "ETag": stored.etag,
-        "Cache-Control": THUMBNAIL_CACHE_CONTROL,
-        "X-Content-Type-Options": "nosniff",
-    }
-    if etag_matches(request.header("if-none-match"), stored.etag):
-        stored.close()
-        return empty_response(304, headers)
-    return binary_response(200, stored.read(), {**headers, "Content-Type": stored.content_type})
+    return stored_image_response(request, stored, THUMBNAIL_CACHE_CONTROL)
