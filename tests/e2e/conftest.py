@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +14,7 @@ import boto3
 import pytest
 
 from tests.local_runner.assemblies import synthesized
-from tests.support import free_port
+from tests.support import free_port, launch_runner
 
 PROJECT = Path(__file__).resolve().parent.parent.parent
 # Short enough that a poison message is retried to the DLQ in seconds, long enough that a
@@ -71,23 +68,8 @@ class Runner:
 
 def start_runner(tmp: Path, *args: str) -> Runner:
     log = tmp / "runner.log"
-    state_file = tmp / "state.json"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local_runner", "--state-file", str(state_file), *args],
-            cwd=PROJECT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    deadline = time.monotonic() + 120
-    while not (state_file.exists() and "Ready in" in log.read_text(errors="replace")):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the runner did not start:\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.1)
-    return Runner(process, log, json.loads(state_file.read_text()))
+    process, state = launch_runner(log, *args)
+    return Runner(process, log, state)
 
 
 @pytest.fixture(scope="session")

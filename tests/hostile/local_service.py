@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import re
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +22,9 @@ import requests
 from botocore.config import Config
 
 from tests.hostile.state import object_keys, queue_depth
-from tests.support import free_port, poll
+from tests.support import free_port, launch_runner
 
 ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT_S = 90.0
 T = TypeVar("T")
 
 
@@ -107,59 +103,26 @@ class LocalService:
                 self.process.wait()
 
 
-def _banner_value(pattern: str, banner: str) -> str:
-    match = re.search(pattern, banner, re.MULTILINE)
-    if match is None:
-        raise AssertionError(f"the runner's banner has no match for {pattern!r}:\n{banner}")
-    return match.group(1)
+def _by_logical_id(resources: dict[str, str], prefix: str) -> str:
+    (value,) = [value for logical_id, value in resources.items() if logical_id.startswith(prefix)]
+    return value
 
 
 def start(assembly: Path, log_path: Path, *args: str) -> LocalService:
     port = free_port()
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "local_runner",
-            "--assembly",
-            str(assembly),
-            "--port",
-            str(port),
-            *list(args),
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    process, state = launch_runner(
+        log_path, "--assembly", str(assembly), "--port", str(port), *args
     )
-    log.close()
-    try:
-        poll(
-            lambda: (
-                process.poll() is not None or "Ready in" in log_path.read_text(errors="replace")
-            ),
-            START_TIMEOUT_S,
-            "the local runner to start",
-        )
-        banner = log_path.read_text(errors="replace")
-        if process.poll() is not None:
-            raise AssertionError(f"the local runner exited:\n{banner}")
-        key = re.search(r"API key \(header x-api-key\): (\S+)", banner)
-        return LocalService(
-            process=process,
-            url=f"http://127.0.0.1:{port}",
-            endpoint=_banner_value(r"^\s+moto:\s+(http://127\.0\.0\.1:\d+)", banner),
-            bucket=_banner_value(r"^\s+bucket:\s+(\S+)\s+\(StorageImages", banner),
-            queue_url=_banner_value(r"^\s+queue:\s+(\S+-ProcessingQueue-\S+)", banner),
-            dlq_url=_banner_value(r"^\s+queue:\s+(\S+-ProcessingDeadLetterQueue-\S+)", banner),
-            api_key=key.group(1) if key else None,
-            log_path=log_path,
-        )
-    except BaseException:
-        process.kill()
-        process.wait()
-        raise
+    return LocalService(
+        process=process,
+        url=state["url"],
+        endpoint=state["moto_endpoint"],
+        bucket=_by_logical_id(state["buckets"], "StorageImages"),
+        queue_url=_by_logical_id(state["queues"], "ProcessingQueue"),
+        dlq_url=_by_logical_id(state["queues"], "ProcessingDeadLetterQueue"),
+        api_key=state["api_key"],
+        log_path=log_path,
+    )
 
 
 @contextlib.contextmanager
