@@ -12,8 +12,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 import aws_cdk as cdk
+
+# The functions' code, importable as they import it: `stacks/` reads the facts both sides share
+# from its pure modules (image_service.contract).
+sys.path.insert(0, str(Path(__file__).resolve().parent / "lambda_src"))
 
 from stacks.image_service_stack import ImageServiceStack
 from stacks.settings import Settings, SettingsError

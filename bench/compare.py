@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import json
 import os
 import statistics
 import subprocess
@@ -112,11 +111,11 @@ def main(argv: list[str]) -> None:
     rev, names = argv[0], argv[1:] or list(DEFAULT_INPUTS)
     rounds = int(os.environ.get("ROUNDS", "9"))
     cases.engine_module()  # puts lambda_src on sys.path
-    from image_service import config
+    from image_service import contract
     from image_service import imaging as current
 
     spec = {n: {"width": w, "height": h, "fit": f} for n, (w, h, f) in cases.RENDITIONS.items()}
-    renditions = list(config.parse_renditions(json.dumps(spec)).values())
+    renditions = list(contract.parse_renditions(spec))
     scopes = {"one": renditions[:1], "all": renditions}
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
     with tempfile.TemporaryDirectory() as tmp:

@@ -129,8 +129,14 @@ def build_event(
     path_parameters: Mapping[str, str],
     source_ip: str,
     request_id: str,
+    requested_path: str | None = None,
 ) -> dict[str, Any]:
-    """The REST API Lambda proxy event (payload version 1.0)."""
+    """The REST API Lambda proxy event (payload version 1.0).
+
+    `requested_path` is the path as the client sent it: with the stage in front, as on the
+    execute-api domain, or without, as behind a custom domain mapped at its root. It becomes
+    `requestContext.path`, from which a function tells how the client reached it.
+    """
     single_headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
     for name, value in headers:
@@ -167,7 +173,7 @@ def build_event(
             "resourceId": route.resource_path,
             "resourcePath": route.resource_path,
             "httpMethod": method,
-            "path": f"/{api.stage}{path}",
+            "path": unquote(requested_path) if requested_path else f"/{api.stage}{path}",
             "protocol": "HTTP/1.1",
             "stage": api.stage,
             "domainName": single_headers.get("Host", "127.0.0.1"),
@@ -307,6 +313,7 @@ class ApiServer(ThreadingHTTPServer):
             path_parameters=path_parameters,
             source_ip=source_ip,
             request_id=request_id,
+            requested_path=split.path or "/",
         )
         function_timeout = self.function_timeouts.get(route.function, self.integration_timeout_s)
         try:

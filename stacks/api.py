@@ -11,9 +11,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from image_service.contract import Env, origins_to_env, renditions_to_json
 
 from stacks.acknowledgements import APIGW_PUSH_TO_CLOUDWATCH, acknowledge
-from stacks.processing import renditions_json
 from stacks.service_function import LOG_RETENTION, ServiceFunction
 from stacks.settings import Settings
 
@@ -34,7 +34,7 @@ class Api(Construct):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
-        cors = ",".join(settings.cors_origins)
+        cors = origins_to_env(settings.cors_origins)
         self.upload = ServiceFunction(
             self,
             "Upload",
@@ -45,11 +45,11 @@ class Api(Construct):
             memory_size=1536,
             timeout=API_TIMEOUT,
             environment={
-                "BUCKET_NAME": bucket.bucket_name,
-                "QUEUE_URL": queue.queue_url,
-                "MAX_UPLOAD_BYTES": str(settings.max_upload_bytes),
-                "MAX_IMAGE_PIXELS": str(settings.max_image_pixels),
-                "CORS_ORIGINS": cors,
+                Env.BUCKET_NAME: bucket.bucket_name,
+                Env.QUEUE_URL: queue.queue_url,
+                Env.MAX_UPLOAD_BYTES: str(settings.max_upload_bytes),
+                Env.MAX_IMAGE_PIXELS: str(settings.max_image_pixels),
+                Env.CORS_ORIGINS: cors,
             },
             layers=[pillow, powertools],
         )
@@ -61,7 +61,7 @@ class Api(Construct):
             description="GET /download/{name}: serves an original",
             memory_size=256,
             timeout=API_TIMEOUT,
-            environment={"BUCKET_NAME": bucket.bucket_name, "CORS_ORIGINS": cors},
+            environment={Env.BUCKET_NAME: bucket.bucket_name, Env.CORS_ORIGINS: cors},
             layers=[powertools],
         )
         self.download_thumbnail = ServiceFunction(
@@ -73,10 +73,10 @@ class Api(Construct):
             memory_size=256,
             timeout=API_TIMEOUT,
             environment={
-                "BUCKET_NAME": bucket.bucket_name,
-                "RENDITIONS": renditions_json(settings),
-                "DEFAULT_RENDITION": settings.default_rendition,
-                "CORS_ORIGINS": cors,
+                Env.BUCKET_NAME: bucket.bucket_name,
+                Env.RENDITIONS: renditions_to_json(settings.renditions),
+                Env.DEFAULT_RENDITION: settings.default_rendition,
+                Env.CORS_ORIGINS: cors,
             },
             layers=[powertools],
         )

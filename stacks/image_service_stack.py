@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
+from image_service.contract import FAILED_MARKERS_PREFIX, ORIGINALS_PREFIX, THUMBNAILS_PREFIX
 
 from stacks.acknowledgements import acknowledge, s3_prefix_finding
 from stacks.api import Api
@@ -15,7 +16,7 @@ from stacks.processing import ThumbnailProcessing
 from stacks.python_layer import PythonLayer
 from stacks.service_function import ServiceFunction
 from stacks.settings import Settings
-from stacks.storage import FAILED_MARKERS_PREFIX, ORIGINALS_PREFIX, THUMBNAILS_PREFIX, Storage
+from stacks.storage import Storage
 
 LAYERS = Path(__file__).resolve().parent.parent / "layers"
 

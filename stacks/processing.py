@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_cdk import Duration
@@ -11,6 +10,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from image_service.contract import Env, renditions_to_json
 
 from stacks.service_function import ServiceFunction
 from stacks.settings import Settings
@@ -25,13 +25,6 @@ WORKER_MEMORY_MB = 1536
 VISIBILITY_TIMEOUT = Duration.seconds(WORKER_TIMEOUT.to_seconds() * 6)
 MAX_RECEIVE_COUNT = 5
 BATCH_SIZE = 5
-
-
-def renditions_json(settings: Settings) -> str:
-    return json.dumps(
-        {r.name: {"width": r.width, "height": r.height, "fit": r.fit} for r in settings.renditions},
-        separators=(",", ":"),
-    )
 
 
 class ThumbnailProcessing(Construct):
@@ -73,10 +66,10 @@ class ThumbnailProcessing(Construct):
             memory_size=WORKER_MEMORY_MB,
             timeout=WORKER_TIMEOUT,
             environment={
-                "BUCKET_NAME": bucket.bucket_name,
-                "RENDITIONS": renditions_json(settings),
-                "MAX_IMAGE_PIXELS": str(settings.max_image_pixels),
-                "MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
+                Env.BUCKET_NAME: bucket.bucket_name,
+                Env.RENDITIONS: renditions_to_json(settings.renditions),
+                Env.MAX_IMAGE_PIXELS: str(settings.max_image_pixels),
+                Env.MAX_RECEIVE_COUNT: str(MAX_RECEIVE_COUNT),
             },
             layers=[pillow, powertools],
         )

@@ -13,29 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import RemovalPolicy
+from image_service.contract import ContractError, Rendition, parse_renditions
 
 RUNTIMES = ("python3.12", "python3.13", "python3.14")
 ARCHITECTURES = ("arm64", "x86_64")
-FITS = ("contain", "cover")
 REMOVAL_POLICIES = ("destroy", "retain")
-RENDITION_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 # A synchronous Lambda invocation carries at most 6 MB (6,291,456 bytes), and API Gateway
 # hands binary bodies over base64-encoded (4/3 larger): 4.5 MB of image leaves room for headers.
 MAX_UPLOAD_BYTES_CEILING = 4_500_000
-MAX_THUMBNAIL_EDGE = 4096
 
 
 class SettingsError(ValueError):
     """A setting in cdk.json context is missing or invalid; the message names it."""
-
-
-@dataclass(frozen=True)
-class Rendition:
-    name: str
-    width: int
-    height: int
-    fit: str  # "contain" or "cover"
 
 
 @dataclass(frozen=True)
@@ -91,7 +81,10 @@ class Settings:
         if unknown:
             raise SettingsError(f"stage '{stage}': unknown setting(s) {', '.join(unknown)}")
 
-        renditions = _renditions(raw.get("renditions"))
+        try:
+            renditions = parse_renditions(raw.get("renditions"))
+        except ContractError as err:
+            raise SettingsError(str(err)) from err
         default_rendition = raw.get("defaultRendition", renditions[0].name)
         if default_rendition not in {r.name for r in renditions}:
             raise SettingsError(
@@ -137,26 +130,6 @@ class Settings:
             ),
             removal_policy=_choice("removalPolicy", raw.get("removalPolicy"), REMOVAL_POLICIES),
         )
-
-
-def _renditions(raw: Any) -> tuple[Rendition, ...]:
-    if not isinstance(raw, Mapping) or not raw:
-        raise SettingsError("renditions: expected a non-empty object {name: {width, height, fit}}")
-    result = []
-    for name, spec in raw.items():
-        if not RENDITION_NAME.match(name):
-            raise SettingsError(f"renditions: name '{name}' must match {RENDITION_NAME.pattern}")
-        if not isinstance(spec, Mapping) or set(spec) != {"width", "height", "fit"}:
-            raise SettingsError(f"renditions.{name}: expected exactly {{width, height, fit}}")
-        result.append(
-            Rendition(
-                name=name,
-                width=_integer(f"renditions.{name}.width", spec["width"], 1, MAX_THUMBNAIL_EDGE),
-                height=_integer(f"renditions.{name}.height", spec["height"], 1, MAX_THUMBNAIL_EDGE),
-                fit=_choice(f"renditions.{name}.fit", spec["fit"], FITS),
-            )
-        )
-    return tuple(result)
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:

@@ -10,10 +10,6 @@ from constructs import Construct
 
 from stacks.settings import Settings
 
-ORIGINALS_PREFIX = "originals/"
-THUMBNAILS_PREFIX = "thumbnails/"
-FAILED_MARKERS_PREFIX = "thumbnails/_failed/"  # rendition names never start with "_"
-
 
 class Storage(Construct):
     def __init__(self, scope: Construct, id: str, *, settings: Settings, **kwargs: Any) -> None:

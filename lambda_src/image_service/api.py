@@ -1,181 +1,157 @@
-"""What the three API functions share: reading a REST (v1.0) proxy event, shaping responses,
-CORS, and the one place where exceptions become `{"error": {"code", "message"}}` responses.
+"""What the API functions share: Powertools' REST resolver set up with the service's error
+contract and CORS, one log line per request, and the ETag/304 and binary image responses
+that Powertools has no helper for.
 
-Each function serves exactly one route, so there is no router: a router's own "no such route"
-answer would escape the error contract (e.g. for a name holding a decoded `/`).
+Every error leaves as `{"error": {"code", "message"}}` with `Cache-Control: no-store`; an
+unexpected exception is an `InternalError` whose details stay in the logs.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
-import json
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from image_service.errors import InternalError, MalformedRequest, ServiceError
+from image_service import names
+from image_service.errors import (
+    InternalError,
+    InvalidName,
+    MalformedRequest,
+    NoSuchRoute,
+    ServiceError,
+)
 from image_service.storage import StoredObject
 
-Response = dict[str, Any]
 NO_STORE = "no-store"
-EXPOSED_HEADERS = "ETag, Location, Retry-After"
+EXPOSED_HEADERS = ["ETag", "Location", "Retry-After"]
+JSON = "application/json"
+
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
-@dataclass(frozen=True)
-class Request:
-    """The parts of an API Gateway proxy event the handlers use; header names lower-cased."""
-
-    event: Mapping[str, Any]
-    headers: Mapping[str, str]
-
-    @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> Request:
-        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-        return cls(event=event, headers=headers)
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
-
-    def path_parameter(self, name: str) -> str | None:
-        value = (self.event.get("pathParameters") or {}).get(name)
-        return value if isinstance(value, str) else None
-
-    def query_parameter(self, name: str) -> str | None:
-        value = (self.event.get("queryStringParameters") or {}).get(name)
-        return value if isinstance(value, str) else None
-
-    @property
-    def request_id(self) -> str:
-        return str((self.event.get("requestContext") or {}).get("requestId", ""))
-
-    def encoded_body_length(self) -> int:
-        return len(self.event.get("body") or "")
-
-    def body_bytes(self) -> bytes:
-        body = self.event.get("body") or ""
-        if not self.event.get("isBase64Encoded"):
-            return body.encode("utf-8") if isinstance(body, str) else bytes(body)
-        try:
-            return base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError) as err:
-            raise MalformedRequest("The request body is not valid base64.") from err
-
-    def base_url(self) -> str:
-        """`https://<host>/<stage>`: where this API is reached, as the client called it.
-
-        On the execute-api domain `requestContext.path` carries the stage prefix; behind a
-        custom domain (or a local runner serving both) it does not, so the prefix is whatever
-        `requestContext.path` has in front of the resource path.
-        """
-        context = self.event.get("requestContext") or {}
-        host = self.header("host") or context.get("domainName") or "localhost"
-        # API Gateway always sets X-Forwarded-Proto; a local runner that does not is plain HTTP.
-        loopback = host.split(":")[0] in ("127.0.0.1", "localhost") or host.startswith("[::1]")
-        default_scheme = "http" if loopback else "https"
-        scheme = (self.header("x-forwarded-proto") or default_scheme).split(",")[0].strip()
-        path = self.event.get("path") or ""
-        full_path = context.get("path") or path
-        prefix = full_path[: -len(path)] if path and full_path.endswith(path) else ""
-        return f"{scheme}://{host}{prefix.rstrip('/')}"
-
-
-def json_response(
-    status: int, payload: Mapping[str, Any], headers: Mapping[str, str] | None = None
-) -> Response:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json", **(headers or {})},
-        "body": json.dumps(payload, separators=(",", ":")),
-        "isBase64Encoded": False,
-    }
-
-
-def binary_response(status: int, body: bytes, headers: Mapping[str, str]) -> Response:
-    return {
-        "statusCode": status,
-        "headers": dict(headers),
-        "body": base64.b64encode(body).decode("ascii"),
-        "isBase64Encoded": True,
-    }
-
-
-def empty_response(status: int, headers: Mapping[str, str]) -> Response:
-    return {"statusCode": status, "headers": dict(headers), "body": "", "isBase64Encoded": False}
-
-
-def error_response(error: ServiceError) -> Response:
-    return json_response(
-        error.status,
-        {"error": {"code": error.code, "message": error.message}},
-        {"Cache-Control": NO_STORE, **error.headers},
+def error_response(error: ServiceError) -> Response[Any]:
+    return Response(
+        status_code=error.status,
+        content_type=JSON,
+        body={"error": {"code": error.code, "message": error.message}},
+        headers={"Cache-Control": NO_STORE, **error.headers},
     )
 
 
-def cors_headers(origins: tuple[str, ...], request_origin: str | None) -> dict[str, str]:
-    if "*" in origins:
-        return {
-            "Access-Control-Allow-Origin": "*",
-            "Access-Control-Expose-Headers": EXPOSED_HEADERS,
-        }
-    if request_origin and request_origin in origins:
-        return {
-            "Access-Control-Allow-Origin": request_origin,
-            "Access-Control-Expose-Headers": EXPOSED_HEADERS,
-            "Vary": "Origin",
-        }
-    return {}
-
-
-def api_handler(
+def rest_function(
     logger: Logger, cors_origins: tuple[str, ...]
-) -> Callable[[Callable[[Request], Response]], Callable[[dict[str, Any], LambdaContext], Response]]:
-    """Wrap `route(request) -> response` as a Lambda handler: errors, CORS, one log line."""
-
-    def wrap(
-        route: Callable[[Request], Response],
-    ) -> Callable[[dict[str, Any], LambdaContext], Response]:
-        @functools.wraps(route)
-        @logger.inject_lambda_context(
-            correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+) -> tuple[APIGatewayRestResolver, LambdaHandler]:
+    """A REST resolver whose every answer, including "no such route", keeps the contract, and
+    the Lambda handler that serves it. Routes are added to the resolver afterwards."""
+    cors = (
+        CORSConfig(
+            allow_origin=cors_origins[0],
+            extra_origins=list(cors_origins[1:]),
+            expose_headers=EXPOSED_HEADERS,
         )
-        def handler(event: dict[str, Any], context: LambdaContext) -> Response:
-            started = time.perf_counter()
-            request = Request.from_event(event)
-            code = None
-            try:
-                response = route(request)
-            except ServiceError as error:
-                code = error.code
-                if error.status >= 500:
-                    logger.exception("request failed", extra={"code": code})
-                response = error_response(error)
-            except Exception:
-                code = InternalError.code
-                logger.exception("unhandled error")
-                response = error_response(InternalError())
-            response["headers"].update(cors_headers(cors_origins, request.header("origin")))
-            logger.info(
-                "request",
-                extra={
-                    "method": event.get("httpMethod"),
-                    "path": event.get("path"),
-                    "status": response["statusCode"],
-                    "code": code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
-            return response
+        if cors_origins
+        else None
+    )
+    app = APIGatewayRestResolver(cors=cors)
 
-        return handler
+    def service_error(error: ServiceError) -> Response[Any]:
+        logger.append_keys(code=error.code)
+        if error.status >= 500:
+            logger.exception("request failed")
+        return error_response(error)
 
-    return wrap
+    def unexpected(error: Exception) -> Response[Any]:
+        logger.append_keys(code=InternalError.code)
+        logger.exception("unhandled error")
+        return error_response(InternalError())
+
+    def no_route(error: NotFoundError) -> Response[Any]:
+        # API Gateway matched a resource with path parameters, but the resolver's patterns
+        # did not: a parameter holds a character no name has (a decoded "/", say).
+        if app.current_event.path_parameters:
+            return service_error(InvalidName())
+        return service_error(NoSuchRoute())
+
+    app.exception_handler(ServiceError)(service_error)
+    app.exception_handler(Exception)(unexpected)
+    app.not_found(no_route)
+    return app, _lambda_handler(app, logger, cors_origins)
+
+
+def _lambda_handler(
+    app: APIGatewayRestResolver, logger: Logger, cors_origins: tuple[str, ...]
+) -> LambdaHandler:
+    """Resolve the event, then log one line for the request (with the error code, if any)."""
+    # Responses differ by Origin unless every origin is allowed: tell caches so.
+    vary_origin = bool(cors_origins) and "*" not in cors_origins
+
+    @logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+    )
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        started = time.perf_counter()
+        response = app.resolve(event, context)
+        if vary_origin:
+            response.setdefault("multiValueHeaders", {})["Vary"] = ["Origin"]
+        logger.info(
+            "request",
+            extra={
+                "method": event.get("httpMethod"),
+                "path": event.get("path"),
+                "status": response["statusCode"],
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        return response
+
+    return handler
+
+
+def name_parameter(event: APIGatewayProxyEvent) -> str:
+    """The `{name}` path parameter as API Gateway matched it, if it is a valid image name.
+
+    Read from `pathParameters`, not from the resolver's match on the path, whose pattern
+    would accept `<name>\\n` as `<name>`.
+    """
+    name = names.valid_name((event.path_parameters or {}).get("name"))
+    if name is None:
+        raise InvalidName()
+    return name
+
+
+def body_bytes(event: APIGatewayProxyEvent) -> bytes:
+    """The request body as bytes; with binary media types `*/*` it always arrives base64."""
+    body = event.body or ""
+    if not event.is_base64_encoded:
+        return body.encode("utf-8")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise MalformedRequest("The request body is not valid base64.") from err
+
+
+def base_url(event: APIGatewayProxyEvent) -> str:
+    """`https://<host>[/<stage>]`: where the client reached this API.
+
+    On the execute-api domain `requestContext.path` carries the stage in front of the
+    resource path; behind a custom domain it does not, so the prefix is whatever
+    `requestContext.path` has in front of `path`. API Gateway always sets X-Forwarded-Proto.
+    """
+    host = event.headers.get("Host") or event.request_context.domain_name or "localhost"
+    scheme = (event.headers.get("X-Forwarded-Proto") or "https").split(",")[0].strip()
+    path = event.path or ""
+    full_path = event.request_context.path or path
+    prefix = full_path[: -len(path)] if path and full_path.endswith(path) else ""
+    return f"{scheme}://{host}{prefix.rstrip('/')}"
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
@@ -188,14 +164,18 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
 
 
-def stored_image_response(request: Request, stored: StoredObject, cache_control: str) -> Response:
+def stored_image_response(
+    event: APIGatewayProxyEvent, stored: StoredObject, cache_control: str
+) -> Response[Any]:
     """The stored image's bytes, or 304 when the client's copy (If-None-Match) is current."""
     headers = {
         "ETag": stored.etag,
         "Cache-Control": cache_control,
         "X-Content-Type-Options": "nosniff",
     }
-    if etag_matches(request.header("if-none-match"), stored.etag):
+    if etag_matches(event.headers.get("If-None-Match"), stored.etag):
         stored.close()
-        return empty_response(304, headers)
-    return binary_response(200, stored.read(), {**headers, "Content-Type": stored.content_type})
+        return Response(status_code=304, headers=headers, body="")
+    return Response(
+        status_code=200, content_type=stored.content_type, headers=headers, body=stored.read()
+    )

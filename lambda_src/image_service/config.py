@@ -1,25 +1,22 @@
-"""Settings from the environment, read once per execution environment (warm starts reuse them).
+"""What each function reads from its environment, once per execution environment.
 
-The stack sets each function's variables (see `stacks/api.py`, `stacks/processing.py`); a
-function reads only the ones it uses, so the others fall back to harmless defaults.
+The stack sets exactly these variables (their names are in `contract.Env`). Nothing here has
+a default: a variable that is missing or malformed stops the cold start with a message that
+names it, instead of the function quietly running with a value the stage never chose.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-RENDITION_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
-FITS = ("contain", "cover")
-MAX_EDGE = 4096
-
-DEFAULT_RENDITIONS = (
-    '{"thumb":{"width":256,"height":256,"fit":"contain"},'
-    '"square":{"width":320,"height":320,"fit":"cover"}}'
+from image_service.contract import (
+    ContractError,
+    Env,
+    Rendition,
+    origins_from_env,
+    renditions_from_json,
 )
 
 
@@ -27,79 +24,109 @@ class ConfigError(ValueError):
     """An environment variable is missing or invalid; the message names it."""
 
 
-@dataclass(frozen=True)
-class Rendition:
-    name: str
-    width: int
-    height: int
-    fit: str  # "contain" (fit inside the box) or "cover" (fill the box, centre crop)
+class _Reader:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def raw(self, name: str) -> str:
+        value = self._environ.get(name)
+        if value is None:
+            raise ConfigError(f"{name} is not set")
+        return value
+
+    def text(self, name: str) -> str:
+        value = self.raw(name)
+        if not value:
+            raise ConfigError(f"{name} is empty")
+        return value
+
+    def positive_int(self, name: str) -> int:
+        raw = self.text(name)
+        try:
+            value = int(raw)
+        except ValueError as err:
+            raise ConfigError(f"{name} must be an integer, got {raw!r}") from err
+        if value <= 0:
+            raise ConfigError(f"{name} must be positive, got {value}")
+        return value
+
+    def origins(self) -> tuple[str, ...]:
+        return origins_from_env(self.raw(Env.CORS_ORIGINS))  # empty: no CORS headers
+
+    def renditions(self) -> Mapping[str, Rendition]:
+        try:
+            parsed = renditions_from_json(self.text(Env.RENDITIONS))
+        except ContractError as err:
+            raise ConfigError(str(err)) from err
+        return MappingProxyType({r.name: r for r in parsed})
 
 
 @dataclass(frozen=True)
-class Config:
+class UploadConfig:
     bucket_name: str
     queue_url: str
     max_upload_bytes: int
     max_image_pixels: int
     cors_origins: tuple[str, ...]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> UploadConfig:
+        read = _Reader(environ)
+        return cls(
+            bucket_name=read.text(Env.BUCKET_NAME),
+            queue_url=read.text(Env.QUEUE_URL),
+            max_upload_bytes=read.positive_int(Env.MAX_UPLOAD_BYTES),
+            max_image_pixels=read.positive_int(Env.MAX_IMAGE_PIXELS),
+            cors_origins=read.origins(),
+        )
+
+
+@dataclass(frozen=True)
+class DownloadImageConfig:
+    bucket_name: str
+    cors_origins: tuple[str, ...]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> DownloadImageConfig:
+        read = _Reader(environ)
+        return cls(bucket_name=read.text(Env.BUCKET_NAME), cors_origins=read.origins())
+
+
+@dataclass(frozen=True)
+class DownloadThumbnailConfig:
+    bucket_name: str
     renditions: Mapping[str, Rendition]
     default_rendition: str
+    cors_origins: tuple[str, ...]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> DownloadThumbnailConfig:
+        read = _Reader(environ)
+        renditions = read.renditions()
+        default = read.text(Env.DEFAULT_RENDITION)
+        if default not in renditions:
+            raise ConfigError(f"{Env.DEFAULT_RENDITION} {default!r} is not in {Env.RENDITIONS}")
+        return cls(
+            bucket_name=read.text(Env.BUCKET_NAME),
+            renditions=renditions,
+            default_rendition=default,
+            cors_origins=read.origins(),
+        )
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    bucket_name: str
+    renditions: Mapping[str, Rendition]
+    max_image_pixels: int
     max_receive_count: int
 
-
-def parse_renditions(raw: str) -> Mapping[str, Rendition]:
-    try:
-        spec = json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"RENDITIONS is not JSON: {err}") from err
-    if not isinstance(spec, dict) or not spec:
-        raise ConfigError("RENDITIONS must be a non-empty JSON object")
-    renditions: dict[str, Rendition] = {}
-    for name, box in spec.items():
-        if not RENDITION_NAME.fullmatch(name):
-            raise ConfigError(f"RENDITIONS: bad rendition name {name!r}")
-        try:
-            width, height, fit = box["width"], box["height"], box["fit"]
-        except (TypeError, KeyError) as err:
-            raise ConfigError(f"RENDITIONS[{name}] needs width, height and fit") from err
-        for edge in (width, height):
-            if not isinstance(edge, int) or isinstance(edge, bool) or not 0 < edge <= MAX_EDGE:
-                raise ConfigError(f"RENDITIONS[{name}]: width/height must be 1..{MAX_EDGE}")
-        if fit not in FITS:
-            raise ConfigError(f"RENDITIONS[{name}]: fit must be one of {FITS}")
-        renditions[name] = Rendition(name, width, height, fit)
-    return MappingProxyType(renditions)
-
-
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name, "")
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as err:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from err
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {value}")
-    return value
-
-
-def load_config(environ: Mapping[str, str] = os.environ) -> Config:
-    bucket_name = environ.get("BUCKET_NAME", "")
-    if not bucket_name:
-        raise ConfigError("BUCKET_NAME is not set")
-    renditions = parse_renditions(environ.get("RENDITIONS") or DEFAULT_RENDITIONS)
-    default_rendition = environ.get("DEFAULT_RENDITION") or next(iter(renditions))
-    if default_rendition not in renditions:
-        raise ConfigError(f"DEFAULT_RENDITION {default_rendition!r} is not in RENDITIONS")
-    origins = tuple(o.strip() for o in environ.get("CORS_ORIGINS", "").split(",") if o.strip())
-    return Config(
-        bucket_name=bucket_name,
-        queue_url=environ.get("QUEUE_URL", ""),
-        max_upload_bytes=_int(environ, "MAX_UPLOAD_BYTES", 4_500_000),
-        max_image_pixels=_int(environ, "MAX_IMAGE_PIXELS", 50_000_000),
-        cors_origins=origins,
-        renditions=renditions,
-        default_rendition=default_rendition,
-        max_receive_count=_int(environ, "MAX_RECEIVE_COUNT", 5),
-    )
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> WorkerConfig:
+        read = _Reader(environ)
+        return cls(
+            bucket_name=read.text(Env.BUCKET_NAME),
+            renditions=read.renditions(),
+            max_image_pixels=read.positive_int(Env.MAX_IMAGE_PIXELS),
+            max_receive_count=read.positive_int(Env.MAX_RECEIVE_COUNT),
+        )

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import boto3
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from image_service import names
-from image_service.api import (
-    Request,
-    Response,
-    api_handler,
-    empty_response,
-    etag_matches,
-    stored_image_response,
-)
-from image_service.config import load_config
-from image_service.errors import InvalidName, NotFound, ServiceUnavailable
+from image_service import api, names
+from image_service.config import DownloadImageConfig
+from image_service.errors import NotFound, ServiceUnavailable
 from image_service.storage import API_BOTO_CONFIG, get_object
 
-CONFIG = load_config()
+CONFIG = DownloadImageConfig.from_environ(os.environ)
 logger = Logger()
 # SigV4 presigned URLs: they state their own expiry (X-Amz-Expires) and work in every region.
 s3 = boto3.client("s3", config=API_BOTO_CONFIG.merge(BotoConfig(signature_version="s3v4")))
+app, handler = api.rest_function(logger, CONFIG.cors_origins)
 
 # A Lambda response carries at most 6 MB, and base64 makes the body 4/3 larger.
 MAX_INLINE_BYTES = 4_000_000
@@ -33,19 +30,19 @@ PRESIGNED_URL_SECONDS = 300
 ORIGINAL_CACHE_CONTROL = "private, max-age=31536000, immutable"
 
 
-@api_handler(logger, CONFIG.cors_origins)
-def handler(request: Request) -> Response:
-    name = names.valid_name(request.path_parameter("name"))
-    if name is None:
-        raise InvalidName()
-    key = names.original_key(name)
+# `name` is the resolver's match; the name used is API Gateway's (see api.name_parameter).
+@app.get("/download/<name>")
+def download_image(name: str) -> Response[Any]:
+    event = app.current_event
+    valid = api.name_parameter(event)
+    key = names.original_key(valid)
     try:
         stored = get_object(s3, CONFIG.bucket_name, key)
     except (ClientError, BotoCoreError) as err:
         raise ServiceUnavailable(headers={"Retry-After": "2"}) from err
     if stored is None:
         raise NotFound()
-    client_is_current = etag_matches(request.header("if-none-match"), stored.etag)
+    client_is_current = api.etag_matches(event.headers.get("If-None-Match"), stored.etag)
     if stored.length > MAX_INLINE_BYTES and not client_is_current:
         stored.close()
         url = s3.generate_presigned_url(
@@ -53,5 +50,7 @@ def handler(request: Request) -> Response:
             Params={"Bucket": CONFIG.bucket_name, "Key": key},
             ExpiresIn=PRESIGNED_URL_SECONDS,
         )
-        return empty_response(307, {"Location": url, "Cache-Control": "no-store"})
-    return stored_image_response(request, stored, ORIGINAL_CACHE_CONTROL)
+        return Response(
+            status_code=307, headers={"Location": url, "Cache-Control": api.NO_STORE}, body=""
+        )
+    return api.stored_image_response(event, stored, ORIGINAL_CACHE_CONTROL)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import boto3
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
 from botocore.exceptions import BotoCoreError, ClientError
 
-from image_service import names
-from image_service.api import (
-    Request,
-    Response,
-    api_handler,
-    stored_image_response,
-)
-from image_service.config import load_config
+from image_service import api, names
+from image_service.config import DownloadThumbnailConfig
 from image_service.errors import (
-    InvalidName,
     NotFound,
     ServiceUnavailable,
     ThumbnailFailed,
@@ -24,9 +21,10 @@ from image_service.errors import (
 )
 from image_service.storage import API_BOTO_CONFIG, exists, get_object
 
-CONFIG = load_config()
+CONFIG = DownloadThumbnailConfig.from_environ(os.environ)
 logger = Logger()
 s3 = boto3.client("s3", config=API_BOTO_CONFIG)
+app, handler = api.rest_function(logger, CONFIG.cors_origins)
 
 # A thumbnail's bytes only change if the stage's renditions are reconfigured: a day is safe.
 THUMBNAIL_CACHE_CONTROL = "private, max-age=86400"
@@ -41,20 +39,20 @@ def _why_missing(name: str) -> Exception:
     return NotFound()
 
 
-@api_handler(logger, CONFIG.cors_origins)
-def handler(request: Request) -> Response:
-    name = names.valid_name(request.path_parameter("name"))
-    if name is None:
-        raise InvalidName()
-    rendition = request.query_parameter("size") or CONFIG.default_rendition
+# `name` is the resolver's match; the name used is API Gateway's (see api.name_parameter).
+@app.get("/download-thumbnail/<name>")
+def download_thumbnail(name: str) -> Response[Any]:
+    event = app.current_event
+    valid = api.name_parameter(event)
+    rendition = event.query_string_parameters.get("size") or CONFIG.default_rendition
     if rendition not in CONFIG.renditions:
         raise UnknownRendition(
             f"Unknown size {rendition[:40]!r}; one of: {', '.join(CONFIG.renditions)}."
         )
     try:
-        stored = get_object(s3, CONFIG.bucket_name, names.thumbnail_key(rendition, name))
+        stored = get_object(s3, CONFIG.bucket_name, names.thumbnail_key(rendition, valid))
         if stored is None:
-            raise _why_missing(name)
+            raise _why_missing(valid)
     except (ClientError, BotoCoreError) as err:
         raise ServiceUnavailable(headers={"Retry-After": "2"}) from err
-    return stored_image_response(request, stored, THUMBNAIL_CACHE_CONTROL)
+    return api.stored_image_response(event, stored, THUMBNAIL_CACHE_CONTROL)

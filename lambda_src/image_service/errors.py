@@ -1,8 +1,8 @@
 """The service's errors: each has a stable code and HTTP status, and a message a client may see.
 
-Raised by the request handlers and by `imaging` (whose refusals are the client's fault);
-`api.api_handler` turns them into `{"error": {"code", "message"}}` responses. Anything else
-that escapes a handler is an `InternalError` whose details stay in the logs.
+Raised by the request handlers and by `imaging` (whose refusals are the client's fault); the
+resolver of `api.rest_function` turns them into `{"error": {"code", "message"}}` responses.
+Anything else that escapes a handler is an `InternalError` whose details stay in the logs.
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ class UnknownRendition(ServiceError):
 class NotFound(ServiceError):
     status, code = 404, "NotFound"
     default_message = "No image with this name."
+
+
+class NoSuchRoute(ServiceError):
+    status, code = 404, "NotFound"
+    default_message = "No such route."
 
 
 class ThumbnailPending(ServiceError):

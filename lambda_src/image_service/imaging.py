@@ -21,7 +21,7 @@ from io import BytesIO
 
 from PIL import Image, ImageCms
 
-from image_service.config import Rendition
+from image_service.contract import Rendition
 from image_service.errors import InvalidImage, UnsupportedMediaType
 
 

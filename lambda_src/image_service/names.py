@@ -12,15 +12,13 @@ import secrets
 import time
 from urllib.parse import unquote
 
+from image_service.contract import FAILED_MARKERS_PREFIX, ORIGINALS_PREFIX, THUMBNAILS_PREFIX
+
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 EXTENSIONS = ("jpg", "png", "gif", "webp")
 # 128 bits in 26 base32 digits leaves the top two bits zero, hence the leading [0-7].
 NAME = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}\.(?:jpg|png|gif|webp)")
 MAX_NAME_LENGTH = 31  # 26 + len(".webp")
-
-ORIGINALS_PREFIX = "originals/"
-THUMBNAILS_PREFIX = "thumbnails/"
-FAILED_MARKER_PREFIX = "thumbnails/_failed/"
 
 
 def new_id(now_ms: int | None = None) -> str:
@@ -50,7 +48,7 @@ def thumbnail_key(rendition: str, name: str) -> str:
 
 
 def failed_marker_key(name: str) -> str:
-    return f"{FAILED_MARKER_PREFIX}{name}"
+    return f"{FAILED_MARKERS_PREFIX}{name}"
 
 
 def name_from_original_key(key: str) -> str | None:

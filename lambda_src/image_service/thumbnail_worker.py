@@ -1,6 +1,6 @@
 """SQS worker: renders every configured rendition of an uploaded original.
 
-Failure policy (DESIGN.md): a record that fails is reported in `batchItemFailures`, never
+Failure policy: a record that fails is reported in `batchItemFailures`, never
 raised, so the rest of the batch is not retried with it. When it can never succeed (the
 original does not decode) or this is its last delivery, a `thumbnails/_failed/<name>` marker
 is written, so the download function can answer `ThumbnailFailed` instead of "pending"
@@ -12,6 +12,7 @@ memory, timeout) runs no handler code afterwards; it is removed again if the ren
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,10 +29,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_service import imaging, names
-from image_service.config import load_config
+from image_service.config import WorkerConfig
 from image_service.errors import InvalidImage, UnsupportedMediaType
 
-CONFIG = load_config()
+CONFIG = WorkerConfig.from_environ(os.environ)
 logger = Logger()
 s3 = boto3.client("s3")
 # Always answer with batchItemFailures, even when every record failed, so the event source

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import math
+import os
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -15,20 +16,20 @@ from urllib.parse import quote, unquote
 
 import boto3
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from botocore.exceptions import BotoCoreError, ClientError
 
-from image_service import imaging, names
-from image_service.api import Request, Response, api_handler, json_response
-from image_service.config import load_config
+from image_service import api, imaging, names
+from image_service.config import UploadConfig
 from image_service.errors import MalformedRequest, PayloadTooLarge, ServiceUnavailable
 from image_service.storage import API_BOTO_CONFIG
 
-CONFIG = load_config()
-if not CONFIG.queue_url:
-    raise RuntimeError("QUEUE_URL is not set")
+CONFIG = UploadConfig.from_environ(os.environ)
 logger = Logger()
 s3 = boto3.client("s3", config=API_BOTO_CONFIG)
 sqs = boto3.client("sqs", config=API_BOTO_CONFIG)
+app, handler = api.rest_function(logger, CONFIG.cors_origins)
 
 RETRY_AFTER_SECONDS = "5"
 MAX_FILENAME_BYTES = 255
@@ -85,11 +86,11 @@ def _from_multipart(body: bytes, content_type: str) -> Upload:
     raise MalformedRequest('The multipart body has no field named "file".')
 
 
-def read_upload(request: Request, max_bytes: int) -> Upload:
-    if request.encoded_body_length() * 3 / 4 > math.ceil(max_bytes * 4 / 3) + BODY_OVERHEAD:
+def read_upload(event: APIGatewayProxyEvent, max_bytes: int) -> Upload:
+    if len(event.body or "") * 3 / 4 > math.ceil(max_bytes * 4 / 3) + BODY_OVERHEAD:
         raise PayloadTooLarge(f"The image is larger than {max_bytes} bytes.")
-    body = request.body_bytes()
-    content_type = request.header("content-type") or ""
+    body = api.body_bytes(event)
+    content_type = event.headers.get("Content-Type") or ""
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type == "multipart/form-data":
         upload = _from_multipart(body, content_type)
@@ -97,7 +98,7 @@ def read_upload(request: Request, max_bytes: int) -> Upload:
         upload = _from_json(body)
     else:
         # Raw bytes; a non-ASCII file name arrives percent-encoded (headers are Latin-1).
-        upload = Upload(body, _clean_filename(unquote(request.header("x-filename") or "")))
+        upload = Upload(body, _clean_filename(unquote(event.headers.get("X-Filename") or "")))
     if len(upload.data) > max_bytes:
         raise PayloadTooLarge(f"The image is larger than {max_bytes} bytes.")
     if not upload.data:
@@ -134,9 +135,10 @@ def _store_and_enqueue(name: str, image_id: str, upload: Upload, probe: imaging.
         raise ServiceUnavailable(headers={"Retry-After": RETRY_AFTER_SECONDS}) from err
 
 
-@api_handler(logger, CONFIG.cors_origins)
-def handler(request: Request) -> Response:
-    upload = read_upload(request, CONFIG.max_upload_bytes)
+@app.post("/upload")
+def upload_image() -> Response[Any]:
+    event = app.current_event
+    upload = read_upload(event, CONFIG.max_upload_bytes)
     probe = imaging.inspect(upload.data, CONFIG.max_image_pixels)
     image_id = names.new_id()
     name = f"{image_id}.{probe.image_type.extension}"
@@ -153,5 +155,10 @@ def handler(request: Request) -> Response:
         "thumbnail_status": "pending",
         "links": {"image": f"/download/{name}", "thumbnail": f"/download-thumbnail/{name}"},
     }
-    location = f"{request.base_url()}/download/{name}"
-    return json_response(201, body, {"Location": location, "Cache-Control": "no-store"})
+    location = f"{api.base_url(event)}/download/{name}"
+    return Response(
+        status_code=201,
+        content_type=api.JSON,
+        body=body,
+        headers={"Location": location, "Cache-Control": api.NO_STORE},
+    )

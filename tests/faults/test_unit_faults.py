@@ -31,6 +31,7 @@ from tests.functions.conftest import (
     LambdaContext,
     download_event,
     error_of,
+    headers_of,
     sqs_event,
     upload_event,
 )
@@ -110,7 +111,7 @@ def thumbnail_answer(functions: Functions, context: LambdaContext, name: str) ->
         download_event("download-thumbnail", name), context
     )
     if response["statusCode"] == 200:
-        return 200, response["headers"]["Content-Type"]
+        return 200, headers_of(response)["Content-Type"]
     return error_of(response)
 
 
@@ -124,7 +125,7 @@ def test_storage_fault_on_upload_answers_503_and_queues_nothing(
     with flaky(functions.upload.s3, "put_object", FAULTS[fault]("PutObject")):
         response = upload(functions, context)
     assert error_of(response) == (503, "ServiceUnavailable")
-    assert response["headers"]["Retry-After"].isdigit()
+    assert headers_of(response)["Retry-After"].isdigit()
     assert object_keys(aws.s3, BUCKET) == []
     assert queue_depth(aws.sqs, QUEUE_URL) == 0
 
@@ -137,7 +138,7 @@ def test_queue_fault_after_the_put_answers_503_and_takes_the_original_back(
         response = upload(functions, context)
     assert send.calls == 1
     assert error_of(response) == (503, "ServiceUnavailable")
-    assert response["headers"]["Retry-After"].isdigit()
+    assert headers_of(response)["Retry-After"].isdigit()
     assert object_keys(aws.s3, BUCKET) == []
     assert queue_depth(aws.sqs, QUEUE_URL) == 0
 

@@ -177,6 +177,14 @@ def body_of(response: dict[str, Any]) -> bytes:
     return str(response["body"]).encode()
 
 
+def headers_of(response: dict[str, Any]) -> dict[str, str]:
+    """A proxy response's headers, whichever of `headers` / `multiValueHeaders` carries them."""
+    headers = dict(response.get("headers") or {})
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        headers[name] = ", ".join(str(value) for value in values)
+    return headers
+
+
 def error_of(response: dict[str, Any]) -> tuple[int, str]:
     payload = json.loads(response["body"])
     assert set(payload) == {"error"}

@@ -21,6 +21,7 @@ from tests.functions.conftest import (
     body_of,
     download_event,
     error_of,
+    headers_of,
 )
 
 ID = "01JDXK9V3Q8ZJ4W6M2T5R7Y0AB"
@@ -92,11 +93,12 @@ def test_original_is_returned_with_its_headers(
 ) -> None:
     data = images.jpeg(64, 48)
     aws.put(f"originals/{NAME}", data)
-    response = functions.download_image.handler(download_event("download", NAME), context)
+    event = download_event("download", NAME, {"Origin": "https://photos.example.org"})
+    response = functions.download_image.handler(event, context)
     assert response["statusCode"] == 200
     assert response["isBase64Encoded"] is True
     assert body_of(response) == data
-    headers = response["headers"]
+    headers = headers_of(response)
     assert headers["Content-Type"] == "image/jpeg"
     assert headers["ETag"] == aws.get(f"originals/{NAME}")["ETag"]
     assert "max-age=" in headers["Cache-Control"]
@@ -109,7 +111,7 @@ def test_unexpected_stored_type_is_served_as_opaque_bytes(
 ) -> None:
     aws.put(f"originals/{NAME}", b"<html><script>", content_type="text/html")
     response = functions.download_image.handler(download_event("download", NAME), context)
-    assert response["headers"]["Content-Type"] == "application/octet-stream"
+    assert headers_of(response)["Content-Type"] == "application/octet-stream"
 
 
 @pytest.mark.parametrize(
@@ -135,7 +137,7 @@ def test_conditional_get(
     headers = {"if-none-match": if_none_match.format(etag=etag)}
     response = functions.download_image.handler(download_event("download", NAME, headers), context)
     assert response["statusCode"] == status
-    assert response["headers"]["ETag"] == etag
+    assert headers_of(response)["ETag"] == etag
     if status == 304:
         assert response["body"] == ""
 
@@ -147,7 +149,7 @@ def test_large_original_redirects_to_a_short_lived_presigned_url(
     response = functions.download_image.handler(download_event("download", NAME), context)
     assert response["statusCode"] == 307
     assert response["body"] == ""
-    url = urlsplit(response["headers"]["Location"])
+    url = urlsplit(headers_of(response)["Location"])
     assert url.path.endswith(f"/originals/{NAME}")
     assert parse_qs(url.query)["X-Amz-Expires"] == ["300"]
 
@@ -157,7 +159,7 @@ def test_unknown_original_is_not_found(
 ) -> None:
     response = functions.download_image.handler(download_event("download", NAME), context)
     assert error_of(response) == (404, "NotFound")
-    assert "Retry-After" not in response["headers"]
+    assert "Retry-After" not in headers_of(response)
 
 
 def thumbnail(functions: Functions, context: LambdaContext, **query: str) -> dict[str, Any]:
@@ -177,13 +179,13 @@ def test_default_and_named_renditions(
     default = thumbnail(functions, context)
     square = thumbnail(functions, context, size="square")
     assert (default["statusCode"], body_of(default)) == (200, b"thumb-bytes")
-    assert default["headers"]["Content-Type"] == "image/jpeg"
+    assert headers_of(default)["Content-Type"] == "image/jpeg"
     assert (square["statusCode"], body_of(square)) == (200, b"square-bytes")
-    assert square["headers"]["Content-Type"] == "image/webp"
+    assert headers_of(square)["Content-Type"] == "image/webp"
     for response in (default, square):
-        assert response["headers"]["X-Content-Type-Options"] == "nosniff"
-        assert response["headers"]["ETag"]
-        assert "max-age=" in response["headers"]["Cache-Control"]
+        assert headers_of(response)["X-Content-Type-Options"] == "nosniff"
+        assert headers_of(response)["ETag"]
+        assert "max-age=" in headers_of(response)["Cache-Control"]
 
 
 def test_thumbnail_conditional_get(functions: Functions, aws: Aws, context: LambdaContext) -> None:
@@ -210,8 +212,8 @@ def test_pending_while_the_original_waits_for_its_thumbnail(
     aws.put(f"originals/{NAME}", images.jpeg(32, 32))
     response = thumbnail(functions, context)
     assert error_of(response) == (404, "ThumbnailPending")
-    assert int(response["headers"]["Retry-After"]) > 0
-    assert response["headers"]["Cache-Control"] == "no-store"
+    assert int(headers_of(response)["Retry-After"]) > 0
+    assert headers_of(response)["Cache-Control"] == "no-store"
 
 
 def test_failed_once_the_worker_gave_up(
@@ -221,7 +223,7 @@ def test_failed_once_the_worker_gave_up(
     aws.put(f"thumbnails/_failed/{NAME}", json.dumps({"reason": "x", "attempts": 1}).encode())
     response = thumbnail(functions, context, size="square")
     assert error_of(response) == (404, "ThumbnailFailed")
-    assert "Retry-After" not in response["headers"]
+    assert "Retry-After" not in headers_of(response)
 
 
 def test_unknown_image_has_no_thumbnail(
@@ -229,7 +231,7 @@ def test_unknown_image_has_no_thumbnail(
 ) -> None:
     response = thumbnail(functions, context)
     assert error_of(response) == (404, "NotFound")
-    assert "Retry-After" not in response["headers"]
+    assert "Retry-After" not in headers_of(response)
 
 
 def test_download_functions_never_load_pillow() -> None:

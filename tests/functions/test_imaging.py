@@ -9,7 +9,7 @@ from __future__ import annotations
 from io import BytesIO
 
 import pytest
-from image_service.config import Rendition
+from image_service.contract import Rendition
 from image_service.imaging import Rendered, render_renditions
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 

@@ -21,6 +21,7 @@ from tests.functions.conftest import (
     Functions,
     LambdaContext,
     error_of,
+    headers_of,
     upload_event,
 )
 
@@ -76,7 +77,7 @@ def assert_created(
         "image": f"/download/{name}",
         "thumbnail": f"/download-thumbnail/{name}",
     }
-    assert response["headers"]["Location"].endswith(f"/download/{name}")
+    assert headers_of(response)["Location"].endswith(f"/download/{name}")
 
     stored = aws.get(f"originals/{name}")
     assert stored["Data"] == data
@@ -192,17 +193,18 @@ def test_location_is_absolute_as_the_client_called_the_api(
     event["requestContext"]["path"] = host_path
     response = functions.upload.handler(event, context)
     name = json.loads(response["body"])["name"]
-    assert response["headers"]["Location"] == expected + name
+    assert headers_of(response)["Location"] == expected + name
 
 
-def test_responses_carry_cors_headers(
+def test_responses_to_a_cross_origin_request_carry_cors_headers(
     functions: Functions, aws: Aws, context: LambdaContext
 ) -> None:
-    ok = functions.upload.handler(upload_event(images.png()), context)
-    refused = functions.upload.handler(upload_event(b""), context)
+    origin = {"Origin": "https://photos.example.org"}
+    ok = functions.upload.handler(upload_event(images.png(), headers=origin), context)
+    refused = functions.upload.handler(upload_event(b"", headers=origin), context)
     for response in (ok, refused):
-        assert response["headers"]["Access-Control-Allow-Origin"] == "*"
-        assert "Location" in response["headers"]["Access-Control-Expose-Headers"]
+        assert headers_of(response)["Access-Control-Allow-Origin"] == "*"
+        assert "Location" in headers_of(response)["Access-Control-Expose-Headers"]
 
 
 def _oversized() -> bytes:
@@ -301,7 +303,7 @@ def test_queue_failure_answers_503_and_removes_the_original(
         response = functions.upload.handler(upload_event(images.jpeg()), context)
     assert send.call_args.kwargs["QueueUrl"] == QUEUE_URL
     assert error_of(response) == (503, "ServiceUnavailable")
-    assert int(response["headers"]["Retry-After"]) > 0
+    assert int(headers_of(response)["Retry-After"]) > 0
     assert aws.object_keys() == []
 
 
@@ -312,7 +314,7 @@ def test_storage_failure_answers_503_and_queues_nothing(
     with mock.patch.object(functions.upload.s3, "put_object", side_effect=refusal):
         response = functions.upload.handler(upload_event(images.jpeg()), context)
     assert error_of(response) == (503, "ServiceUnavailable")
-    assert "Retry-After" in response["headers"]
+    assert "Retry-After" in headers_of(response)
     assert aws.messages() == []
 
 
@@ -341,11 +343,20 @@ def test_ids_are_unique_and_unguessable(
         assert re.fullmatch(NAME_PATTERN, name)
 
 
-def test_location_on_a_local_runner_is_plain_http(
-    functions: Functions, aws: Aws, context: LambdaContext
+@pytest.mark.parametrize(
+    ("forwarded_proto", "scheme"), [("http", "http"), ("https", "https"), (None, "https")]
+)
+def test_location_scheme_is_the_one_api_gateway_forwards(
+    functions: Functions,
+    aws: Aws,
+    context: LambdaContext,
+    forwarded_proto: str | None,
+    scheme: str,
 ) -> None:
     event = upload_event(images.png())
     event["headers"] = {"Host": "127.0.0.1:3000", "Content-Type": "image/png"}
+    if forwarded_proto:
+        event["headers"]["X-Forwarded-Proto"] = forwarded_proto
     response = functions.upload.handler(event, context)
     name = json.loads(response["body"])["name"]
-    assert response["headers"]["Location"] == f"http://127.0.0.1:3000/dev/download/{name}"
+    assert headers_of(response)["Location"] == f"{scheme}://127.0.0.1:3000/dev/download/{name}"

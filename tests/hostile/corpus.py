@@ -27,7 +27,7 @@ MALFORMED = (400, "MalformedRequest")
 TOO_LARGE = (413, "PayloadTooLarge")
 UNSUPPORTED = (415, "UnsupportedMediaType")
 INVALID = (422, "InvalidImage")
-# Every code POST /upload may answer a client's mistake with (DESIGN.md).
+# Every code POST /upload may answer a client's mistake with (docs/API.md).
 CLIENT_ERRORS = frozenset({MALFORMED, TOO_LARGE, UNSUPPORTED, INVALID})
 
 BOUNDARY = "hostile-boundary-5c1f"

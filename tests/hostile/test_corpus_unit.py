@@ -22,6 +22,7 @@ from tests.functions.conftest import (
     Functions,
     LambdaContext,
     error_of,
+    headers_of,
     job_body,
     sqs_event,
     upload_event,
@@ -67,7 +68,7 @@ def test_refused_with_its_code_and_nothing_changes(
     elapsed = time.perf_counter() - started
 
     assert error_of(response) == (case.status, case.code), response["body"]
-    assert response["headers"]["Content-Type"] == "application/json"
+    assert headers_of(response)["Content-Type"] == "application/json"
     assert "Traceback" not in response["body"]
     assert object_keys(aws.s3, BUCKET) == []
     assert queue_depth(aws.sqs, QUEUE_URL) == 0

@@ -243,6 +243,20 @@ def test_binary_body_round_trip(serve: Any, fixture_service: Service) -> None:
     assert base64.b64decode(event["body"]) == payload
 
 
+def test_request_context_path_is_the_path_the_client_sent(
+    serve: Any, fixture_service: Service
+) -> None:
+    """As API Gateway: the stage is in `requestContext.path` only when the client sent it (the
+    execute-api domain); a URL without it is what a custom domain at its root receives."""
+    url, recorder, _ = serve(fixture_service.apis[0])
+    for path in ("/test/items/a", "/items/a"):
+        assert requests.get(f"{url}{path}", timeout=5).status_code == 200
+    paths = [(e["path"], e["requestContext"]["path"]) for _, e in recorder.events]
+    assert paths == [("/items/a", "/test/items/a"), ("/items/a", "/items/a")]
+    forwarded = {e["headers"]["X-Forwarded-Proto"] for _, e in recorder.events}
+    assert forwarded == {"http"}
+
+
 def test_prod_stage_requires_the_api_key(serve: Any, prod_service: Service) -> None:
     url, recorder, _ = serve(prod_service.apis[0], frozenset({"the-key"}))
     for headers in ({}, {"x-api-key": "wrong"}):

@@ -1,0 +1,108 @@
+"""Facts the infrastructure and the functions must agree on, written once.
+
+`stacks/` imports this module to build the template, and the functions import it to read
+what the template gave them, so the two sides cannot drift apart. It imports nothing but the
+standard library: no boto3, no Powertools, no Pillow, no `aws_cdk`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+# --- the bucket's key layout ---------------------------------------------------------------
+
+ORIGINALS_PREFIX: Final = "originals/"
+THUMBNAILS_PREFIX: Final = "thumbnails/"
+# Where the worker marks an image it gave up on; rendition names never start with "_".
+FAILED_MARKERS_PREFIX: Final = "thumbnails/_failed/"
+
+
+class Env:
+    """Names of the environment variables the stack sets and the functions read.
+
+    The functions have no defaults of their own: a variable the stack forgot is an error at
+    import (a failed cold start), never a silently different behaviour.
+    """
+
+    BUCKET_NAME: Final = "BUCKET_NAME"
+    QUEUE_URL: Final = "QUEUE_URL"
+    MAX_UPLOAD_BYTES: Final = "MAX_UPLOAD_BYTES"
+    MAX_IMAGE_PIXELS: Final = "MAX_IMAGE_PIXELS"
+    MAX_RECEIVE_COUNT: Final = "MAX_RECEIVE_COUNT"
+    RENDITIONS: Final = "RENDITIONS"
+    DEFAULT_RENDITION: Final = "DEFAULT_RENDITION"
+    # Comma-separated origins; empty means no CORS headers at all.
+    CORS_ORIGINS: Final = "CORS_ORIGINS"
+
+
+# --- thumbnail renditions ------------------------------------------------------------------
+
+FITS: Final = ("contain", "cover")
+RENDITION_NAME: Final = re.compile(r"[a-z][a-z0-9-]{0,31}")
+MAX_EDGE: Final = 4096
+
+
+class ContractError(ValueError):
+    """A value breaks the contract; the message names the offending field."""
+
+
+@dataclass(frozen=True)
+class Rendition:
+    name: str
+    width: int
+    height: int
+    fit: str  # "contain" (fit inside the box) or "cover" (fill the box, centre crop)
+
+
+def parse_renditions(spec: Any, where: str = "renditions") -> tuple[Rendition, ...]:
+    """`{name: {width, height, fit}}` as cdk.json and the environment write it, validated."""
+    if not isinstance(spec, Mapping) or not spec:
+        raise ContractError(
+            f"{where}: expected a non-empty object {{name: {{width, height, fit}}}}"
+        )
+    renditions = []
+    for name, box in spec.items():
+        if not isinstance(name, str) or not RENDITION_NAME.fullmatch(name):
+            raise ContractError(f"{where}: name {name!r} must match {RENDITION_NAME.pattern}")
+        if not isinstance(box, Mapping) or set(box) != {"width", "height", "fit"}:
+            raise ContractError(f"{where}.{name}: expected exactly {{width, height, fit}}")
+        for edge in ("width", "height"):
+            value = box[edge]
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_EDGE:
+                raise ContractError(
+                    f"{where}.{name}.{edge}: {value!r} is not a whole number from 1 to {MAX_EDGE}"
+                )
+        if box["fit"] not in FITS:
+            raise ContractError(
+                f"{where}.{name}.fit: {box['fit']!r} is not one of {', '.join(FITS)}"
+            )
+        renditions.append(Rendition(name, box["width"], box["height"], box["fit"]))
+    return tuple(renditions)
+
+
+def renditions_to_json(renditions: Iterable[Rendition]) -> str:
+    """The `RENDITIONS` variable's value: compact JSON, in the configured order."""
+    return json.dumps(
+        {r.name: {"width": r.width, "height": r.height, "fit": r.fit} for r in renditions},
+        separators=(",", ":"),
+    )
+
+
+def renditions_from_json(text: str) -> tuple[Rendition, ...]:
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ContractError(f"{Env.RENDITIONS}: not JSON ({err})") from err
+    return parse_renditions(spec, Env.RENDITIONS)
+
+
+def origins_to_env(origins: Iterable[str]) -> str:
+    return ",".join(origins)
+
+
+def origins_from_env(text: str) -> tuple[str, ...]:
+    return tuple(origin.strip() for origin in text.split(",") if origin.strip())
