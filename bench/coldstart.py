@@ -13,6 +13,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -76,17 +77,17 @@ ms = (time.perf_counter() - t) * 1000
 )
 
 
-def _environment() -> dict[str, str]:
+def _environment(lambda_src: Path = LAMBDA_SRC) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(ENV)
-    env["PYTHONPATH"] = str(LAMBDA_SRC)
+    env["PYTHONPATH"] = str(lambda_src)
     return env
 
 
-def _run(script: str, *args: str) -> dict[str, object]:
+def _run(script: str, *args: str, lambda_src: Path = LAMBDA_SRC) -> dict[str, object]:
     done = subprocess.run(
         [sys.executable, "-c", script, *args],
-        env=_environment(),
+        env=_environment(lambda_src),
         capture_output=True,
         text=True,
         timeout=120,
@@ -179,3 +180,38 @@ def measure(rounds: int) -> dict[str, Any]:
         "top_imports": {m: top_imports(m) for m in present if m not in errors},
         "compile_ms": compile_ms(),
     }
+
+
+def compare(revision: str, rounds: int) -> dict[str, dict[str, float]]:
+    """Median import CPU ms of each module at `revision` (git) and in the working tree, over
+    boto3 + client, interleaved in one run so machine load hits both alike."""
+    root = LAMBDA_SRC.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "archive", revision, "lambda_src"], cwd=root, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        trees = {revision: Path(tmp) / "lambda_src", "tree": LAMBDA_SRC}
+        samples: dict[str, dict[str, list[float]]] = {t: {} for t in trees}
+        baseline: list[float] = []
+        for _ in range(rounds):
+            baseline.append(float(_run(BASELINE_SCRIPT)["ms"]))  # type: ignore[arg-type]
+            for tree, source in trees.items():
+                for module in MODULES:
+                    result = _run(MODULE_SCRIPT, module, lambda_src=source)
+                    if "error" in result:
+                        raise RuntimeError(f"{tree} {module}: {result['error']}")
+                    samples[tree].setdefault(module, []).append(float(result["ms"]))  # type: ignore[arg-type]
+    base = statistics.median(baseline)
+    return {
+        tree: {MODULES[m]: round(statistics.median(v) - base, 1) for m, v in modules.items()}
+        | {"baseline (boto3 + client)": round(base, 1)}
+        for tree, modules in samples.items()
+    }
+
+
+if __name__ == "__main__":
+    # python -m bench.coldstart <git revision> [rounds]: cold start added over boto3, A/B.
+    revision = sys.argv[1] if len(sys.argv) > 1 else "HEAD"
+    figures = compare(revision, int(sys.argv[2]) if len(sys.argv) > 2 else 15)
+    print(json.dumps(figures, indent=1))

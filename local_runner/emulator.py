@@ -1,4 +1,4 @@
-"""The AWS side: moto server on loopback, holding the stack's buckets and queues."""
+"""The AWS side: moto server on loopback, holding the stack's buckets, tables and queues."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from local_runner.template import LOCAL_REGION, Bucket, Queue, Service
+from local_runner.template import LOCAL_REGION, Bucket, Queue, Service, Table
 
 log = logging.getLogger("local_runner")
 
@@ -44,11 +44,14 @@ class Emulator:
 
 
 def create_resources(emulator: Emulator, service: Service) -> list[str]:
-    """Create the stack's buckets and queues; returns notes on what moto does not take."""
+    """Create the stack's buckets, tables and queues; returns notes on what moto does not take."""
     notes: list[str] = []
     s3 = emulator.client("s3")
     for bucket in service.buckets:
         notes.extend(_create_bucket(s3, bucket))
+    dynamodb = emulator.client("dynamodb")
+    for table in service.tables:
+        notes.extend(_create_table(dynamodb, table))
     sqs = emulator.client("sqs")
     pending = list(service.queues)
     created: set[str] = set()
@@ -108,6 +111,47 @@ def _create_bucket(s3: Any, bucket: Bucket) -> list[str]:
     ):
         if unapplied in p:
             notes.append(f"bucket {bucket.logical_id}: {unapplied} not applied ({why})")
+    return notes
+
+
+# CloudFormation's table properties that are the CreateTable API's own, under the same names.
+TABLE_PARAMETERS = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "BillingMode",
+    "ProvisionedThroughput",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "StreamSpecification",
+    "SSESpecification",
+    "TableClass",
+    "DeletionProtectionEnabled",
+)
+
+
+def _create_table(dynamodb: Any, table: Table) -> list[str]:
+    p = table.properties
+    params = {key: p[key] for key in TABLE_PARAMETERS if key in p}
+    if "SSESpecification" in params:
+        params["SSESpecification"] = {
+            key: value
+            for key, value in params["SSESpecification"].items()
+            if key in ("Enabled", "SSEType", "KMSMasterKeyId")
+        }
+    dynamodb.create_table(TableName=table.name, **params)
+    notes = []
+    ttl = p.get("TimeToLiveSpecification") or {}
+    if ttl.get("Enabled"):
+        dynamodb.update_time_to_live(
+            TableName=table.name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+        )
+        notes.append(
+            f"table {table.logical_id}: TTL on {ttl['AttributeName']!r} recorded, but moto"
+            " does not expire items"
+        )
+    if (p.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled"):
+        notes.append(f"table {table.logical_id}: point-in-time recovery not emulated")
     return notes
 
 

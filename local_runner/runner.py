@@ -143,6 +143,7 @@ class LocalRunner:
             "api_key": self.api_key,
             "moto_endpoint": self.emulator.endpoint,
             "buckets": {b.logical_id: b.name for b in self.service.buckets},
+            "tables": {t.logical_id: t.name for t in self.service.tables},
             "queues": {q.logical_id: q.url for q in self.service.queues},
         }
 
@@ -168,10 +169,13 @@ class LocalRunner:
         lines = [
             f"Stack {service.stack_name!r} running locally (no AWS account, no Docker)",
             f"  template:   {self.assembly.directory} {synth_note}",
-            f"  moto:       {self.emulator.endpoint}  (S3 and SQS; fake credentials 'testing')",
+            f"  moto:       {self.emulator.endpoint}  (S3, DynamoDB and SQS; fake credentials"
+            " 'testing')",
         ]
         for bucket in service.buckets:
             lines.append(f"  bucket:     {bucket.name}  ({bucket.logical_id})")
+        for table in service.tables:
+            lines.append(f"  table:      {table.name}  ({table.logical_id})")
         for queue in service.queues:
             vt = queue.attributes.get("VisibilityTimeout", "30")
             lines.append(f"  queue:      {queue.url}  (visibility {vt} s)")
@@ -225,37 +229,43 @@ class LocalRunner:
 
 
 def curl_examples(url: str, api: RestApi, api_key: str | None) -> list[str]:
-    """Copy-paste commands for the API's Lambda routes: an upload, then each download."""
+    """Copy-paste commands for the API's Lambda routes, in the order a user tries them:
+    upload, download, thumbnail, the feed, the image's state, deletion."""
+    routes = {(r.method, r.resource_path): r for r in api.routes if r.function}
+
+    def key(method: str, path: str) -> str:
+        route = routes[(method, path)]
+        return f" -H 'x-api-key: {api_key}'" if route.api_key_required and api_key else ""
+
+    show = "-w '%{http_code} %{content_type} %{size_download} bytes\\n'"
     lines = ["Try it (photo.jpg: any JPEG, PNG, GIF or WebP file):"]
-    uploads = [r for r in api.routes if r.function and r.method == "POST"]
-    downloads = [
-        r
-        for r in api.routes
-        if r.function and r.method == "GET" and r.resource_path.count("{") == 1
-    ]
-
-    def key_header(required: bool) -> str:
-        return f" -H 'x-api-key: {api_key}'" if required and api_key else ""
-
-    for route in uploads:
-        lines.append(
-            f"  curl -sS --data-binary @photo.jpg -H 'Content-Type: image/jpeg'"
-            f" -H 'X-Filename: photo.jpg'{key_header(route.api_key_required)}"
-            f" {url}{route.resource_path} | tee upload.json; echo"
-        )
-    if uploads and downloads:
-        lines.append(
-            '  NAME=$(python3 -c \'import json; print(json.load(open("upload.json"))["name"])\')'
-        )
-        for route in sorted(downloads, key=lambda r: len(r.resource_path)):
-            path = route.resource_path
-            path = path[: path.index("{")] + "$NAME" + path[path.index("}") + 1 :]
-            prefix = route.resource_path.strip("/").split("/")[0]
-            lines.append(
-                f"  curl -sS{key_header(route.api_key_required)} -o {prefix}-$NAME"
-                f" -w '%{{http_code}} %{{content_type}} %{{size_download}} bytes\\n' {url}{path}"
-            )
+    if ("POST", "/upload") not in routes:
+        return lines
+    lines.append(
+        f"  curl -sS --data-binary @photo.jpg -H 'Content-Type: image/jpeg'"
+        f" -H 'X-Filename: photo.jpg'{key('POST', '/upload')} {url}/upload | tee upload.json;"
+        " echo"
+    )
+    lines.append(
+        '  read NAME ID TOKEN <<< "$(python3 -c \'import json; u = json.load(open("upload.json"));'
+        ' print(u["name"], u["id"], u["delete_token"])\')"'
+    )
+    for path in ("/download/{name}", "/download-thumbnail/{name}"):
+        if ("GET", path) in routes:
+            target = path.replace("{name}", "$NAME")
+            prefix = path.strip("/").split("/")[0]
+            lines.append(f"  curl -sS{key('GET', path)} -o {prefix}-$NAME {show} {url}{target}")
+    if ("GET", "/download-thumbnail/{name}") in routes:
         lines.append("  (a thumbnail takes a moment: 404 ThumbnailPending until it is ready)")
+    if ("GET", "/images") in routes:
+        lines.append(f"  curl -sS{key('GET', '/images')} '{url}/images?limit=5'; echo")
+    if ("GET", "/images/{id}") in routes:
+        lines.append(f"  curl -sS{key('GET', '/images/{id}')} {url}/images/$ID; echo")
+    if ("DELETE", "/images/{id}") in routes:
+        lines.append(
+            f'  curl -sS -X DELETE -H "X-Delete-Token: $TOKEN"{key("DELETE", "/images/{id}")}'
+            f" -w '%{{http_code}}\\n' {url}/images/$ID"
+        )
     return lines
 
 

@@ -49,6 +49,7 @@ IGNORED_TYPES: Mapping[str, str] = {
 EMULATED_TYPES = frozenset(
     {
         "AWS::S3::Bucket",
+        "AWS::DynamoDB::Table",
         "AWS::SQS::Queue",
         "AWS::Lambda::Function",
         "AWS::Lambda::EventSourceMapping",
@@ -78,6 +79,13 @@ class LocalAws:
 
 @dataclass(frozen=True)
 class Bucket:
+    logical_id: str
+    name: str
+    properties: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Table:
     logical_id: str
     name: str
     properties: Mapping[str, Any]
@@ -166,6 +174,7 @@ class Service:
 
     stack_name: str
     buckets: tuple[Bucket, ...]
+    tables: tuple[Table, ...]
     queues: tuple[Queue, ...]
     functions: Mapping[str, Function]  # by logical id
     apis: tuple[RestApi, ...]
@@ -258,6 +267,8 @@ class Resolver:
             return physical_name(self.stack_name, logical_id, lower=False, max_length=64)
         if kind == "AWS::SQS::Queue":
             return physical_name(self.stack_name, logical_id, lower=False, max_length=80)
+        if kind == "AWS::DynamoDB::Table":
+            return physical_name(self.stack_name, logical_id, lower=False, max_length=255)
         # API ids, resource ids and the like: opaque strings, stable per logical id.
         return hashlib.sha256(f"{self.stack_name}/{logical_id}".encode()).hexdigest()[:10]
 
@@ -307,6 +318,8 @@ class Resolver:
             }
         elif kind == "AWS::Lambda::Function":
             attributes = {"Arn": self.arn("lambda", f"function:{name}")}
+        elif kind == "AWS::DynamoDB::Table":
+            attributes = {"Arn": self.arn("dynamodb", f"table/{name}")}
         elif kind == "AWS::ApiGateway::RestApi":
             attributes = {"RootResourceId": f"{name}-root"}
         elif kind == "AWS::IAM::Role":
@@ -414,6 +427,10 @@ def load_service(
         Bucket(logical_id, resolver.name(logical_id), resolver.resolve(props(logical_id)))
         for logical_id in by_type.get("AWS::S3::Bucket", [])
     )
+    tables = tuple(
+        Table(logical_id, resolver.name(logical_id), resolver.resolve(props(logical_id)))
+        for logical_id in by_type.get("AWS::DynamoDB::Table", [])
+    )
     queues = tuple(
         _queue(resolver, logical_id, props(logical_id), visibility_timeout_override)
         for logical_id in by_type.get("AWS::SQS::Queue", [])
@@ -475,6 +492,7 @@ def load_service(
     return Service(
         stack_name=assembly.stack_name,
         buckets=buckets,
+        tables=tables,
         queues=queues,
         functions=functions,
         apis=apis,

@@ -1,4 +1,4 @@
-"""The REST API and the three functions behind it."""
+"""The REST API and the functions behind it."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -28,6 +29,7 @@ class Api(Construct):
         *,
         settings: Settings,
         bucket: s3.IBucket,
+        table: dynamodb.ITable,
         queue: sqs.IQueue,
         pillow: lambda_.ILayerVersion,
         powertools: lambda_.ILayerVersion,
@@ -46,6 +48,7 @@ class Api(Construct):
             timeout=API_TIMEOUT,
             environment={
                 Env.BUCKET_NAME: bucket.bucket_name,
+                Env.TABLE_NAME: table.table_name,
                 Env.QUEUE_URL: queue.queue_url,
                 Env.MAX_UPLOAD_BYTES: str(settings.max_upload_bytes),
                 Env.MAX_IMAGE_PIXELS: str(settings.max_image_pixels),
@@ -74,8 +77,25 @@ class Api(Construct):
             timeout=API_TIMEOUT,
             environment={
                 Env.BUCKET_NAME: bucket.bucket_name,
+                Env.TABLE_NAME: table.table_name,
                 Env.RENDITIONS: renditions_to_json(settings.renditions),
                 Env.DEFAULT_RENDITION: settings.default_rendition,
+                Env.CORS_ORIGINS: cors,
+            },
+            layers=[powertools],
+        )
+        self.catalogue = ServiceFunction(
+            self,
+            "Catalogue",
+            settings=settings,
+            handler="image_service.catalogue.handler",
+            description="GET /images, GET and DELETE /images/{id}: the feed, an image, deletion",
+            memory_size=256,
+            timeout=API_TIMEOUT,
+            environment={
+                Env.BUCKET_NAME: bucket.bucket_name,
+                Env.TABLE_NAME: table.table_name,
+                Env.RENDITIONS: renditions_to_json(settings.renditions),
                 Env.CORS_ORIGINS: cors,
             },
             layers=[powertools],
@@ -96,8 +116,14 @@ class Api(Construct):
             endpoint_types=[apigw.EndpointType.REGIONAL],
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["Content-Type", "X-Filename", "X-Api-Key", "If-None-Match"],
+                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                allow_headers=[
+                    "Content-Type",
+                    "X-Filename",
+                    "X-Api-Key",
+                    "X-Delete-Token",
+                    "If-None-Match",
+                ],
                 expose_headers=["ETag", "Location", "Retry-After"],
                 max_age=Duration.hours(1),
             )
@@ -150,6 +176,26 @@ class Api(Construct):
                 "GET",
                 apigw.LambdaIntegration(function.function),
                 request_parameters={"method.request.path.name": True},
+                **method_options,
+            )
+
+        catalogue = apigw.LambdaIntegration(self.catalogue.function)
+        images = self.rest_api.root.add_resource("images")
+        images.add_method(
+            "GET",
+            catalogue,
+            request_parameters={
+                "method.request.querystring.limit": False,
+                "method.request.querystring.cursor": False,
+            },
+            **method_options,
+        )
+        image = images.add_resource("{id}")
+        for http_method in ("GET", "DELETE"):
+            image.add_method(
+                http_method,
+                catalogue,
+                request_parameters={"method.request.path.id": True},
                 **method_options,
             )
 

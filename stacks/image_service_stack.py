@@ -1,16 +1,20 @@
-"""The image service: storage, thumbnail processing, the API and monitoring, wired by grants."""
+"""The image service: storage, the catalogue, thumbnail processing, the API and monitoring,
+wired by grants."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
-from image_service.contract import FAILED_MARKERS_PREFIX, ORIGINALS_PREFIX, THUMBNAILS_PREFIX
+from image_service.contract import ORIGINALS_PREFIX, THUMBNAILS_PREFIX
 
 from stacks.acknowledgements import acknowledge, s3_prefix_finding
 from stacks.api import Api
+from stacks.catalogue import Catalogue
 from stacks.monitoring import Monitoring
 from stacks.processing import ThumbnailProcessing
 from stacks.python_layer import PythonLayer
@@ -41,11 +45,13 @@ class ImageServiceStack(Stack):
 
         storage = Storage(self, "Storage", settings=settings)
         bucket = storage.bucket
+        table = Catalogue(self, "Catalogue", settings=settings).table
         processing = ThumbnailProcessing(
             self,
             "Processing",
             settings=settings,
             bucket=bucket,
+            table=table,
             pillow=pillow,
             powertools=powertools,
         )
@@ -54,6 +60,7 @@ class ImageServiceStack(Stack):
             "Api",
             settings=settings,
             bucket=bucket,
+            table=table,
             queue=processing.queue,
             pillow=pillow,
             powertools=powertools,
@@ -66,43 +73,62 @@ class ImageServiceStack(Stack):
                 "Upload": api.upload.function,
                 "DownloadImage": api.download_image.function,
                 "DownloadThumbnail": api.download_thumbnail.function,
+                "Catalogue": api.catalogue.function,
                 "ThumbnailWorker": processing.worker.function,
             },
         )
 
-        # Least privilege, by key prefix. The upload function deletes its own original when
-        # the queue refuses the job, so a 503 never leaves an orphan behind. The thumbnail
-        # download reads originals/ only to tell "pending" from "no such image".
-        grants = {
-            api.upload: {"put": [ORIGINALS_PREFIX], "delete": [ORIGINALS_PREFIX]},
-            processing.worker: {
-                "read": [ORIGINALS_PREFIX],
-                "put": [THUMBNAILS_PREFIX],
-                # Its last try marks the image failed first, and takes the mark back on success.
-                "delete": [FAILED_MARKERS_PREFIX],
-            },
-            api.download_image: {"read": [ORIGINALS_PREFIX]},
-            api.download_thumbnail: {"read": [THUMBNAILS_PREFIX, ORIGINALS_PREFIX]},
+        # Least privilege: objects by key prefix, the table by single action. Uploads take back
+        # their original and record when a later step fails (no orphans); the worker removes
+        # the thumbnails it wrote for an image deleted meanwhile; deletion removes everything.
+        grants: dict[ServiceFunction, Access] = {
+            api.upload: Access(
+                put=[ORIGINALS_PREFIX],
+                delete=[ORIGINALS_PREFIX],
+                table=["dynamodb:PutItem", "dynamodb:DeleteItem"],
+            ),
+            processing.worker: Access(
+                read=[ORIGINALS_PREFIX],
+                put=[THUMBNAILS_PREFIX],
+                delete=[THUMBNAILS_PREFIX],
+                table=["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            ),
+            api.download_image: Access(read=[ORIGINALS_PREFIX]),
+            api.download_thumbnail: Access(read=[THUMBNAILS_PREFIX], table=["dynamodb:GetItem"]),
+            api.catalogue: Access(
+                delete=[ORIGINALS_PREFIX, THUMBNAILS_PREFIX],
+                table=[
+                    "dynamodb:GetItem",
+                    "dynamodb:Query",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
+            ),
         }
         for service_function, access in grants.items():
-            for prefix in access.get("read", []):
-                bucket.grant_read(service_function.function, f"{prefix}*")
-            for prefix in access.get("put", []):
-                bucket.grant_put(service_function.function, f"{prefix}*")
-            for prefix in access.get("delete", []):
-                bucket.grant_delete(service_function.function, f"{prefix}*")
-            self._acknowledge_prefix_grants(service_function, storage, access)
+            grantee = service_function.function
+            for prefix in access.read:
+                bucket.grant_read(grantee, f"{prefix}*")
+            for prefix in access.put:
+                bucket.grant_put(grantee, f"{prefix}*")
+            for prefix in access.delete:
+                bucket.grant_delete(grantee, f"{prefix}*")
+            if access.table:
+                table.grant(grantee, *access.table)
+            self._acknowledge_grants(service_function, storage, table, access)
         processing.queue.grant_send_messages(api.upload.function)
 
         outputs = {
             "ApiUrl": api.rest_api.url,
             "BucketName": bucket.bucket_name,
+            "TableName": table.table_name,
             "QueueUrl": processing.queue.queue_url,
             "DeadLetterQueueUrl": processing.dead_letter_queue.queue_url,
             "AlarmTopicArn": monitoring.topic.topic_arn,
             "UploadFunctionName": api.upload.function.function_name,
             "DownloadImageFunctionName": api.download_image.function.function_name,
             "DownloadThumbnailFunctionName": api.download_thumbnail.function.function_name,
+            "CatalogueFunctionName": api.catalogue.function.function_name,
             "ThumbnailWorkerFunctionName": processing.worker.function.function_name,
         }
         if api.api_key is not None:
@@ -110,26 +136,44 @@ class ImageServiceStack(Stack):
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
 
-    def _acknowledge_prefix_grants(
-        self, service_function: ServiceFunction, storage: Storage, access: dict[str, list[str]]
+    def _acknowledge_grants(
+        self,
+        service_function: ServiceFunction,
+        storage: Storage,
+        table: dynamodb.ITable,
+        access: Access,
     ) -> None:
-        """The wildcards CDK's prefix grants write, which cdk-nag reports one by one."""
+        """The wildcards CDK's grants write, which cdk-nag reports one by one."""
         bucket_id = self.get_logical_id(storage.bucket.node.default_child)  # type: ignore[arg-type]
         findings = {
             s3_prefix_finding(bucket_id, prefix): f"Objects under {prefix} only, by design"
-            for prefixes in access.values()
-            for prefix in prefixes
+            for prefix in (*access.read, *access.put, *access.delete)
         }
-        if "read" in access:
+        if access.read:
             reason = "CDK's read grant (GetObject*, GetBucket*, List*), scoped to the bucket"
             for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*"):
                 findings[f"AwsSolutions-IAM5[Action::{action}]"] = reason
-        if "put" in access:
+        if access.put:
             findings["AwsSolutions-IAM5[Action::s3:Abort*]"] = (
                 "CDK's put grant: aborting its own multipart uploads under the granted prefix"
             )
-        if "delete" in access:
+        if access.delete:
             findings["AwsSolutions-IAM5[Action::s3:DeleteObject*]"] = (
-                "Removes its own original when the job cannot be queued (no orphans)"
+                "CDK's delete grant, under the granted prefixes only"
+            )
+        if access.table:
+            table_id = self.get_logical_id(table.node.default_child)  # type: ignore[arg-type]
+            findings[f"AwsSolutions-IAM5[Resource::<{table_id}.Arn>/index/*]"] = (
+                "CDK's table grant adds the table's indexes; the only one is the feed index"
             )
         acknowledge(service_function, findings)
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one function may do: objects by key prefix, and single table actions."""
+
+    read: list[str] = field(default_factory=list)
+    put: list[str] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+    table: list[str] = field(default_factory=list)

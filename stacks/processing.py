@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
@@ -35,6 +36,7 @@ class ThumbnailProcessing(Construct):
         *,
         settings: Settings,
         bucket: s3.IBucket,
+        table: dynamodb.ITable,
         pillow: lambda_.ILayerVersion,
         powertools: lambda_.ILayerVersion,
         **kwargs: Any,
@@ -67,6 +69,7 @@ class ThumbnailProcessing(Construct):
             timeout=WORKER_TIMEOUT,
             environment={
                 Env.BUCKET_NAME: bucket.bucket_name,
+                Env.TABLE_NAME: table.table_name,
                 Env.RENDITIONS: renditions_to_json(settings.renditions),
                 Env.MAX_IMAGE_PIXELS: str(settings.max_image_pixels),
                 Env.MAX_RECEIVE_COUNT: str(MAX_RECEIVE_COUNT),

@@ -64,6 +64,7 @@ class _Reader:
 @dataclass(frozen=True)
 class UploadConfig:
     bucket_name: str
+    table_name: str
     queue_url: str
     max_upload_bytes: int
     max_image_pixels: int
@@ -74,6 +75,7 @@ class UploadConfig:
         read = _Reader(environ)
         return cls(
             bucket_name=read.text(Env.BUCKET_NAME),
+            table_name=read.text(Env.TABLE_NAME),
             queue_url=read.text(Env.QUEUE_URL),
             max_upload_bytes=read.positive_int(Env.MAX_UPLOAD_BYTES),
             max_image_pixels=read.positive_int(Env.MAX_IMAGE_PIXELS),
@@ -95,6 +97,7 @@ class DownloadImageConfig:
 @dataclass(frozen=True)
 class DownloadThumbnailConfig:
     bucket_name: str
+    table_name: str
     renditions: Mapping[str, Rendition]
     default_rendition: str
     cors_origins: tuple[str, ...]
@@ -108,6 +111,7 @@ class DownloadThumbnailConfig:
             raise ConfigError(f"{Env.DEFAULT_RENDITION} {default!r} is not in {Env.RENDITIONS}")
         return cls(
             bucket_name=read.text(Env.BUCKET_NAME),
+            table_name=read.text(Env.TABLE_NAME),
             renditions=renditions,
             default_rendition=default,
             cors_origins=read.origins(),
@@ -117,6 +121,7 @@ class DownloadThumbnailConfig:
 @dataclass(frozen=True)
 class WorkerConfig:
     bucket_name: str
+    table_name: str
     renditions: Mapping[str, Rendition]
     max_image_pixels: int
     max_receive_count: int
@@ -126,7 +131,26 @@ class WorkerConfig:
         read = _Reader(environ)
         return cls(
             bucket_name=read.text(Env.BUCKET_NAME),
+            table_name=read.text(Env.TABLE_NAME),
             renditions=read.renditions(),
             max_image_pixels=read.positive_int(Env.MAX_IMAGE_PIXELS),
             max_receive_count=read.positive_int(Env.MAX_RECEIVE_COUNT),
+        )
+
+
+@dataclass(frozen=True)
+class CatalogueConfig:
+    bucket_name: str
+    table_name: str
+    renditions: Mapping[str, Rendition]
+    cors_origins: tuple[str, ...]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> CatalogueConfig:
+        read = _Reader(environ)
+        return cls(
+            bucket_name=read.text(Env.BUCKET_NAME),
+            table_name=read.text(Env.TABLE_NAME),
+            renditions=read.renditions(),
+            cors_origins=read.origins(),
         )

@@ -17,8 +17,6 @@ from typing import Any, Final
 
 ORIGINALS_PREFIX: Final = "originals/"
 THUMBNAILS_PREFIX: Final = "thumbnails/"
-# Where the worker marks an image it gave up on; rendition names never start with "_".
-FAILED_MARKERS_PREFIX: Final = "thumbnails/_failed/"
 
 
 class Env:
@@ -37,6 +35,49 @@ class Env:
     DEFAULT_RENDITION: Final = "DEFAULT_RENDITION"
     # Comma-separated origins; empty means no CORS headers at all.
     CORS_ORIGINS: Final = "CORS_ORIGINS"
+    TABLE_NAME: Final = "TABLE_NAME"
+
+
+# --- the catalogue table -------------------------------------------------------------------
+
+
+class Status:
+    """An image's state; the catalogue record is the only place it is kept.
+
+    uploading -> pending -> ready | failed; uploading -> rejected; any -> deleting -> (gone).
+    """
+
+    UPLOADING: Final = "uploading"  # a direct-upload ticket waiting for its bytes
+    PENDING: Final = "pending"  # stored, thumbnails being made
+    READY: Final = "ready"
+    FAILED: Final = "failed"  # no thumbnails could be made
+    REJECTED: Final = "rejected"  # the bytes that arrived are not an acceptable image
+    DELETING: Final = "deleting"  # taken down; its objects are being removed
+
+
+# Statuses shown in the feed; the others are the uploader's business only.
+LISTED: Final = (Status.PENDING, Status.READY, Status.FAILED)
+
+TABLE_KEY: Final = "id"  # the image id (a ULID), the table's partition key
+# A sparse index: only listed records carry FEED_PARTITION, so the feed is one Query on it,
+# newest first by the id, whose leading bits are the upload time.
+FEED_INDEX: Final = "feed"
+FEED_PARTITION: Final = "feed"
+FEED_PARTITION_VALUE: Final = "all"
+EXPIRES_AT: Final = "expires_at"  # the TTL attribute, in epoch seconds
+# What the feed index projects: the record's public fields (never the token's hash).
+FEED_PROJECTION: Final = (
+    "name",
+    "status",
+    "content_type",
+    "size",
+    "width",
+    "height",
+    "filename",
+    "created_at",
+    "renditions",
+    "error",
+)
 
 
 # --- thumbnail renditions ------------------------------------------------------------------

@@ -10,8 +10,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from botocore.exceptions import BotoCoreError, ClientError
 
-from image_service import api, names
+from image_service import api, names, records
 from image_service.config import DownloadThumbnailConfig
+from image_service.contract import Status
 from image_service.errors import (
     NotFound,
     ServiceUnavailable,
@@ -19,11 +20,12 @@ from image_service.errors import (
     ThumbnailPending,
     UnknownRendition,
 )
-from image_service.storage import API_BOTO_CONFIG, exists, get_object
+from image_service.storage import API_BOTO_CONFIG, get_object
 
 CONFIG = DownloadThumbnailConfig.from_environ(os.environ)
 logger = Logger()
 s3 = boto3.client("s3", config=API_BOTO_CONFIG)
+catalogue = records.Catalogue(boto3.client("dynamodb", config=API_BOTO_CONFIG), CONFIG.table_name)
 app, handler = api.rest_function(logger, CONFIG.cors_origins)
 
 # A thumbnail's bytes only change if the stage's renditions are reconfigured: a day is safe.
@@ -32,11 +34,17 @@ PENDING_RETRY_AFTER = "2"
 
 
 def _why_missing(name: str) -> Exception:
-    if exists(s3, CONFIG.bucket_name, names.failed_marker_key(name)):
-        return ThumbnailFailed()
-    if exists(s3, CONFIG.bucket_name, names.original_key(name)):
+    """The catalogue knows why there is no thumbnail (yet)."""
+    record = catalogue.get(name.split(".", 1)[0])
+    status = record.get("status") if record else None
+    if record is None or record.get("name") != name or status == Status.DELETING:
+        return NotFound()
+    if status in (Status.UPLOADING, Status.PENDING):
         return ThumbnailPending(headers={"Retry-After": PENDING_RETRY_AFTER})
-    return NotFound()
+    if status in (Status.FAILED, Status.REJECTED):
+        return ThumbnailFailed()
+    # Ready, but not in this size: the stage's renditions changed after it was made.
+    return NotFound("This image has no thumbnail in this size.")
 
 
 # `name` is the resolver's match; the name used is API Gateway's (see api.name_parameter).

@@ -29,6 +29,21 @@ class InvalidName(ServiceError):
     default_message = "Not a valid image name (expected <26-char id>.<jpg|png|gif|webp>)."
 
 
+class InvalidCursor(ServiceError):
+    status, code = 400, "InvalidCursor"
+    default_message = "This cursor was not issued by this feed; list again from the start."
+
+
+class InvalidLimit(ServiceError):
+    status, code = 400, "InvalidLimit"
+    default_message = "limit must be a whole number from 1 to 100."
+
+
+class Forbidden(ServiceError):
+    status, code = 403, "Forbidden"
+    default_message = "Deleting an image needs the X-Delete-Token its upload returned."
+
+
 class UnknownRendition(ServiceError):
     status, code = 400, "UnknownRendition"
     default_message = "Unknown thumbnail size."

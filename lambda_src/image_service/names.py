@@ -10,14 +10,16 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Iterable
 from urllib.parse import unquote
 
-from image_service.contract import FAILED_MARKERS_PREFIX, ORIGINALS_PREFIX, THUMBNAILS_PREFIX
+from image_service.contract import ORIGINALS_PREFIX, THUMBNAILS_PREFIX
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 EXTENSIONS = ("jpg", "png", "gif", "webp")
 # 128 bits in 26 base32 digits leaves the top two bits zero, hence the leading [0-7].
 NAME = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}\.(?:jpg|png|gif|webp)")
+ID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
 MAX_NAME_LENGTH = 31  # 26 + len(".webp")
 
 
@@ -39,6 +41,14 @@ def valid_name(raw: str | None) -> str | None:
     return decoded if NAME.fullmatch(decoded) else None
 
 
+def valid_id(raw: str | None) -> str | None:
+    """The id if `raw` (a path parameter or a cursor's field) is one, else None."""
+    if raw is None or len(raw) > 3 * MAX_NAME_LENGTH:
+        return None
+    decoded = unquote(raw, errors="replace") if "%" in raw else raw
+    return decoded if ID.fullmatch(decoded) else None
+
+
 def original_key(name: str) -> str:
     return f"{ORIGINALS_PREFIX}{name}"
 
@@ -47,12 +57,13 @@ def thumbnail_key(rendition: str, name: str) -> str:
     return f"{THUMBNAILS_PREFIX}{rendition}/{name}"
 
 
-def failed_marker_key(name: str) -> str:
-    return f"{FAILED_MARKERS_PREFIX}{name}"
-
-
 def name_from_original_key(key: str) -> str | None:
     if not key.startswith(ORIGINALS_PREFIX):
         return None
     name = key[len(ORIGINALS_PREFIX) :]
     return name if NAME.fullmatch(name) else None
+
+
+def image_keys(name: str, renditions: Iterable[str]) -> list[str]:
+    """Every object an image may have: its original and each rendition's thumbnail."""
+    return [original_key(name), *(thumbnail_key(r, name) for r in dict.fromkeys(renditions))]

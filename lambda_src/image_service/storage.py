@@ -55,11 +55,15 @@ def get_object(s3: Any, bucket: str, key: str) -> StoredObject | None:
     )
 
 
-def exists(s3: Any, bucket: str, key: str) -> bool:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as err:
-        if is_missing(err):
-            return False
-        raise
-    return True
+def delete_objects(s3: Any, bucket: str, keys: list[str]) -> None:
+    """Delete `keys` in one request (missing ones are fine); raises if S3 refused any."""
+    response = s3.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True}
+    )
+    errors = response.get("Errors") or []
+    if errors:
+        first = errors[0]
+        raise ClientError(
+            {"Error": {"Code": first.get("Code", "Error"), "Message": first.get("Message", "")}},
+            "DeleteObjects",
+        )

@@ -1,12 +1,16 @@
-"""SQS worker: renders every configured rendition of an uploaded original.
+"""SQS worker: renders every configured rendition of an uploaded original, then records the
+outcome in the catalogue.
 
-Failure policy: a record that fails is reported in `batchItemFailures`, never
-raised, so the rest of the batch is not retried with it. When it can never succeed (the
-original does not decode) or this is its last delivery, a `thumbnails/_failed/<name>` marker
-is written, so the download function can answer `ThumbnailFailed` instead of "pending"
-forever; the message still goes on to the dead-letter queue for the alarm. On the last
-delivery the marker is written *before* rendering, because a worker that is killed (out of
-memory, timeout) runs no handler code afterwards; it is removed again if the render succeeds.
+Failure policy: a record that fails is reported in `batchItemFailures`, never raised, so the
+rest of the batch is not retried with it. When it can never succeed (the original does not
+decode) or this is its last delivery, the catalogue record becomes `failed`, so clients see
+an outcome instead of "pending" forever; the message still goes on to the dead-letter queue
+for the alarm. On the last delivery the record is marked *before* rendering, because a worker
+that is killed (out of memory, timeout) runs no handler code afterwards; a render that then
+succeeds makes it `ready`.
+
+Deletion wins every race: each outcome is a conditional update that a deleted (or deleting)
+record refuses, and a worker whose update is refused removes the thumbnails it wrote.
 """
 
 from __future__ import annotations
@@ -27,19 +31,24 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
-from image_service import imaging, names
+from image_service import imaging, names, records
 from image_service.config import WorkerConfig
 from image_service.errors import InvalidImage, UnsupportedMediaType
+from image_service.records import Outcome
+from image_service.storage import delete_objects, is_missing
 
 CONFIG = WorkerConfig.from_environ(os.environ)
 logger = Logger()
 s3 = boto3.client("s3")
+catalogue = records.Catalogue(boto3.client("dynamodb"), CONFIG.table_name)
 # Always answer with batchItemFailures, even when every record failed, so the event source
 # retries exactly the failed messages and the local runner sees one behaviour.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 THUMBNAIL_CACHE_CONTROL = "private, max-age=86400"
+GAVE_UP = ("RenderFailed", "No thumbnail could be made after repeated errors.")
 
 
 class BadMessage(ValueError):
@@ -50,6 +59,10 @@ class BadMessage(ValueError):
 class Job:
     name: str
     key: str
+
+    @property
+    def id(self) -> str:
+        return self.name.split(".", 1)[0]
 
 
 def parse_job(body: str) -> Job:
@@ -68,16 +81,14 @@ def parse_job(body: str) -> Job:
     return Job(name=name, key=names.original_key(name))
 
 
-def _write_failed_marker(job: Job, reason: str, attempts: int) -> None:
-    s3.put_object(
-        Bucket=CONFIG.bucket_name,
-        Key=names.failed_marker_key(job.name),
-        Body=json.dumps({"reason": reason, "attempts": attempts}).encode(),
-        ContentType="application/json",
-    )
+def remove_thumbnails(job: Job) -> None:
+    """The image was deleted while its job ran: nothing of it may come back."""
+    keys = [names.thumbnail_key(rendition, job.name) for rendition in CONFIG.renditions]
+    delete_objects(s3, CONFIG.bucket_name, keys)
 
 
-def render_job(job: Job) -> dict[str, int]:
+def render_job(job: Job) -> dict[str, imaging.Rendered]:
+    """Render every rendition from one decode of the original and store them."""
     original = s3.get_object(Bucket=CONFIG.bucket_name, Key=job.key)["Body"].read()
     rendered = imaging.render_renditions(
         original, CONFIG.renditions.values(), max_pixels=CONFIG.max_image_pixels
@@ -90,7 +101,7 @@ def render_job(job: Job) -> dict[str, int]:
             ContentType=thumbnail.content_type,
             CacheControl=THUMBNAIL_CACHE_CONTROL,
         )
-    return {rendition: len(t.body) for rendition, t in rendered.items()}
+    return rendered
 
 
 def record_handler(record: SQSRecord) -> None:
@@ -104,20 +115,42 @@ def record_handler(record: SQSRecord) -> None:
         raise
     log["image_name"] = job.name
     last_try = attempts >= CONFIG.max_receive_count
-    if last_try:
-        _write_failed_marker(job, "gave up after repeated errors", attempts)
+    if last_try and catalogue.mark_failed(job.id, *GAVE_UP) is Outcome.GONE:
+        logger.info("image deleted; job dropped", extra=log)
+        return
     try:
-        sizes = render_job(job)
+        rendered = render_job(job)
     except (InvalidImage, UnsupportedMediaType) as err:
         logger.error("job failed for good", extra={**log, "reason": err.message})
-        _write_failed_marker(job, err.message, attempts)
+        catalogue.mark_failed(job.id, err.code, err.message)
+        raise
+    except ClientError as err:
+        if is_missing(err) and catalogue.is_gone(job.id):
+            logger.info("image deleted; job dropped", extra=log)
+            return
+        logger.exception("job failed", extra={**log, "last_try": last_try})
         raise
     except Exception:
         logger.exception("job failed", extra={**log, "last_try": last_try})
         raise
-    if last_try:
-        s3.delete_object(Bucket=CONFIG.bucket_name, Key=names.failed_marker_key(job.name))
+    outcome = catalogue.mark_ready(
+        job.id,
+        {
+            rendition: {
+                "content_type": t.content_type,
+                "width": t.width,
+                "height": t.height,
+                "bytes": len(t.body),
+            }
+            for rendition, t in rendered.items()
+        },
+    )
+    if outcome is Outcome.GONE:
+        remove_thumbnails(job)
+        logger.info("image deleted while rendering; thumbnails removed", extra=log)
+        return
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    sizes = {rendition: len(t.body) for rendition, t in rendered.items()}
     logger.info("job done", extra={**log, "bytes": sizes, "duration_ms": duration_ms})
 
 

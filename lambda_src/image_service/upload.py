@@ -7,12 +7,14 @@ import binascii
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import HTTP
+from functools import partial
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 import boto3
 from aws_lambda_powertools import Logger
@@ -20,7 +22,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from botocore.exceptions import BotoCoreError, ClientError
 
-from image_service import api, imaging, names
+from image_service import api, imaging, names, records
 from image_service.config import UploadConfig
 from image_service.errors import MalformedRequest, PayloadTooLarge, ServiceUnavailable
 from image_service.storage import API_BOTO_CONFIG
@@ -29,6 +31,7 @@ CONFIG = UploadConfig.from_environ(os.environ)
 logger = Logger()
 s3 = boto3.client("s3", config=API_BOTO_CONFIG)
 sqs = boto3.client("sqs", config=API_BOTO_CONFIG)
+catalogue = records.Catalogue(boto3.client("dynamodb", config=API_BOTO_CONFIG), CONFIG.table_name)
 app, handler = api.rest_function(logger, CONFIG.cors_origins)
 
 RETRY_AFTER_SECONDS = "5"
@@ -106,33 +109,40 @@ def read_upload(event: APIGatewayProxyEvent, max_bytes: int) -> Upload:
     return upload
 
 
-def _store_and_enqueue(name: str, image_id: str, upload: Upload, probe: imaging.Probe) -> None:
-    key = names.original_key(name)
+def _unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable(headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+
+def _take_back(what: str, undo: Callable[[], object]) -> None:
+    try:
+        undo()
+    except (ClientError, BotoCoreError):
+        logger.exception("could not take back a half-done upload", extra={"left": what})
+
+
+def store(record: dict[str, Any], data: bytes) -> None:
+    """The original, its record, its job: all three, or none (each failure takes back what
+    was done before it), so a 503 leaves nothing behind."""
+    key = names.original_key(record["name"])
     try:
         s3.put_object(
-            Bucket=CONFIG.bucket_name,
-            Key=key,
-            Body=upload.data,
-            ContentType=probe.image_type.content_type,
-            Metadata={
-                "id": image_id,
-                "filename": quote(upload.filename, safe=""),
-                "width": str(probe.width),
-                "height": str(probe.height),
-            },
+            Bucket=CONFIG.bucket_name, Key=key, Body=data, ContentType=record["content_type"]
         )
     except (ClientError, BotoCoreError) as err:
-        raise ServiceUnavailable(headers={"Retry-After": RETRY_AFTER_SECONDS}) from err
-    message = {"v": 1, "bucket": CONFIG.bucket_name, "key": key, "id": image_id}
+        raise _unavailable() from err
+    delete_original = partial(s3.delete_object, Bucket=CONFIG.bucket_name, Key=key)
+    try:
+        catalogue.create(record)
+    except (ClientError, BotoCoreError) as err:
+        _take_back(key, delete_original)
+        raise _unavailable() from err
+    message = {"v": 1, "bucket": CONFIG.bucket_name, "key": key, "id": record["id"]}
     try:
         sqs.send_message(QueueUrl=CONFIG.queue_url, MessageBody=json.dumps(message))
     except (ClientError, BotoCoreError) as err:
-        # No original without its job: take it back before telling the client to retry.
-        try:
-            s3.delete_object(Bucket=CONFIG.bucket_name, Key=key)
-        except (ClientError, BotoCoreError):
-            logger.exception("orphan original left behind", extra={"key": key})
-        raise ServiceUnavailable(headers={"Retry-After": RETRY_AFTER_SECONDS}) from err
+        _take_back(f"record {record['id']}", partial(catalogue.remove, record["id"]))
+        _take_back(key, delete_original)
+        raise _unavailable() from err
 
 
 @app.post("/upload")
@@ -142,19 +152,21 @@ def upload_image() -> Response[Any]:
     probe = imaging.inspect(upload.data, CONFIG.max_image_pixels)
     image_id = names.new_id()
     name = f"{image_id}.{probe.image_type.extension}"
-    _store_and_enqueue(name, image_id, upload, probe)
+    token = records.new_delete_token()
+    record = records.pending_record(
+        image_id=image_id,
+        name=name,
+        content_type=probe.image_type.content_type,
+        size=len(upload.data),
+        width=probe.width,
+        height=probe.height,
+        filename=upload.filename,
+        token_hash=records.token_hash(token),
+    )
+    store(record, upload.data)
     logger.append_keys(image_name=name)  # onto the request's log line
-    body: dict[str, Any] = {
-        "id": image_id,
-        "name": name,
-        "content_type": probe.image_type.content_type,
-        "size": len(upload.data),
-        "width": probe.width,
-        "height": probe.height,
-        "filename": upload.filename,
-        "thumbnail_status": "pending",
-        "links": {"image": f"/download/{name}", "thumbnail": f"/download-thumbnail/{name}"},
-    }
+    # `thumbnail_status` predates `status` and stays for the clients that read it.
+    body = {**records.public_view(record), "delete_token": token, "thumbnail_status": "pending"}
     location = f"{api.base_url(event)}/download/{name}"
     return Response(
         status_code=201,

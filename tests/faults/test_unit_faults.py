@@ -3,8 +3,8 @@
 Upload: a fault answers 503 with Retry-After and leaves nothing half done (no original
 without its job, no job without its original). Worker: a fault makes the record fail
 (reported in batchItemFailures, so SQS retries only it); once the fault clears the retry
-makes the thumbnails; a fault that outlasts the last try ends in the `_failed` marker, so
-the image's status is explicit. The invariant: an upload answered 201 ends with its
+makes the thumbnails; a fault that outlasts the last try ends with the catalogue record
+`failed`, so the image's status is explicit. The invariant: an upload answered 201 ends with its
 thumbnails or with ThumbnailFailed.
 """
 
@@ -256,8 +256,9 @@ def test_fault_that_outlasts_every_try_ends_thumbnail_failed(
         assert run_worker(functions, context, job, MAX_RECEIVE_COUNT) == ["message-0"]
 
     assert thumbnail_answer(functions, context, name) == (404, "ThumbnailFailed")
-    marker = json.loads(aws.get(f"thumbnails/_failed/{name}")["Data"])
-    assert marker["attempts"] == MAX_RECEIVE_COUNT
+    record = aws.record(name.split(".", 1)[0])
+    assert record is not None
+    assert (record["status"], record["error"]["code"]) == ("failed", "RenderFailed")
 
 
 def test_one_bad_record_does_not_fail_its_batch_mates(

@@ -1,4 +1,4 @@
-"""Handler tests: the four functions against moto's in-process S3 and SQS.
+"""Handler tests: the functions against moto's in-process S3, SQS and DynamoDB.
 
 Each handler module reads its environment and creates its boto3 clients once, at import, as
 on Lambda. So the environment is set (for this session only) before they are imported, and
@@ -19,10 +19,13 @@ from typing import Any
 
 import boto3
 import pytest
+from image_service import records
+from image_service.contract import FEED_INDEX, FEED_PARTITION, FEED_PROJECTION, TABLE_KEY
 from moto import mock_aws
 
 EVENTS = Path(__file__).resolve().parent / "events"
 BUCKET = "image-service-test-bucket"
+TABLE = "image-service-test-catalogue"
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/jobs"
 MAX_UPLOAD_BYTES = 1_000_000
 MAX_IMAGE_PIXELS = 10_000_000
@@ -33,6 +36,7 @@ RENDITIONS = {
 }
 FUNCTION_ENV = {
     "BUCKET_NAME": BUCKET,
+    "TABLE_NAME": TABLE,
     "QUEUE_URL": QUEUE_URL,
     "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
     "MAX_IMAGE_PIXELS": str(MAX_IMAGE_PIXELS),
@@ -50,6 +54,7 @@ class Functions:
     upload: ModuleType
     download_image: ModuleType
     download_thumbnail: ModuleType
+    catalogue: ModuleType
     worker: ModuleType
 
 
@@ -62,14 +67,73 @@ def functions() -> Iterator[Functions]:
             upload=importlib.import_module("image_service.upload"),
             download_image=importlib.import_module("image_service.download_image"),
             download_thumbnail=importlib.import_module("image_service.download_thumbnail"),
+            catalogue=importlib.import_module("image_service.catalogue"),
             worker=importlib.import_module("image_service.thumbnail_worker"),
         )
+
+
+def create_catalogue_table(dynamodb: Any, name: str) -> None:
+    """The catalogue's key schema and feed index, as the stack declares them. Idempotent, like
+    the bucket and queue creation: several test folders share one in-process moto."""
+    if name in dynamodb.list_tables()["TableNames"]:
+        return
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": TABLE_KEY, "AttributeType": "S"},
+            {"AttributeName": FEED_PARTITION, "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": TABLE_KEY, "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": FEED_INDEX,
+                "KeySchema": [
+                    {"AttributeName": FEED_PARTITION, "KeyType": "HASH"},
+                    {"AttributeName": TABLE_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": list(FEED_PROJECTION),
+                },
+            }
+        ],
+    )
 
 
 @dataclass(frozen=True)
 class Aws:
     s3: Any
     sqs: Any
+    dynamodb: Any
+
+    def record(self, image_id: str) -> dict[str, Any] | None:
+        """The catalogue record as the functions read it (None when there is none)."""
+        found = records.Catalogue(self.dynamodb, TABLE).get(image_id)
+        return found
+
+    def add_record(self, name: str, status: str = "pending", **fields: Any) -> str:
+        """A catalogue record for `name` as an upload writes it (then `status`, `fields`);
+        returns the delete token."""
+        token = "token-" + name
+        record = records.pending_record(
+            image_id=name.split(".", 1)[0],
+            name=name,
+            content_type="image/jpeg",
+            size=1234,
+            width=64,
+            height=48,
+            filename="photo.jpg",
+            token_hash=records.token_hash(token),
+        )
+        record.update(status=status, **fields)
+        record = {key: value for key, value in record.items() if value is not None}
+        records.Catalogue(self.dynamodb, TABLE).create(record)
+        return token
+
+    def record_ids(self) -> list[str]:
+        items = self.dynamodb.scan(TableName=TABLE).get("Items", [])
+        return sorted(item["id"]["S"] for item in items)
 
     def object_keys(self) -> list[str]:
         listing = self.s3.list_objects_v2(Bucket=BUCKET)
@@ -95,9 +159,11 @@ def _moto(functions: Functions) -> Iterator[Aws]:
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         sqs = boto3.client("sqs", region_name="us-east-1")
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
         sqs.create_queue(QueueName="jobs")
-        yield Aws(s3, sqs)
+        create_catalogue_table(dynamodb, TABLE)
+        yield Aws(s3, sqs, dynamodb)
 
 
 @pytest.fixture
@@ -107,6 +173,8 @@ def aws(_moto: Aws) -> Aws:
     # A fresh queue: PurgeQueue is limited to once a minute, also in moto.
     _moto.sqs.delete_queue(QueueUrl=QUEUE_URL)
     _moto.sqs.create_queue(QueueName="jobs")
+    for image_id in _moto.record_ids():
+        _moto.dynamodb.delete_item(TableName=TABLE, Key={"id": {"S": image_id}})
     return _moto
 
 

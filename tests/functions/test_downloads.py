@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import pytest
 
 from tests import images
 from tests.functions.conftest import (
+    BUCKET,
     FUNCTION_ENV,
     Aws,
     Functions,
@@ -210,6 +210,7 @@ def test_pending_while_the_original_waits_for_its_thumbnail(
     functions: Functions, aws: Aws, context: LambdaContext
 ) -> None:
     aws.put(f"originals/{NAME}", images.jpeg(32, 32))
+    aws.add_record(NAME, "pending")
     response = thumbnail(functions, context)
     assert error_of(response) == (404, "ThumbnailPending")
     assert int(headers_of(response)["Retry-After"]) > 0
@@ -220,7 +221,7 @@ def test_failed_once_the_worker_gave_up(
     functions: Functions, aws: Aws, context: LambdaContext
 ) -> None:
     aws.put(f"originals/{NAME}", images.truncated_jpeg())
-    aws.put(f"thumbnails/_failed/{NAME}", json.dumps({"reason": "x", "attempts": 1}).encode())
+    aws.add_record(NAME, "failed", error={"code": "InvalidImage", "message": "x"})
     response = thumbnail(functions, context, size="square")
     assert error_of(response) == (404, "ThumbnailFailed")
     assert "Retry-After" not in headers_of(response)
@@ -232,6 +233,26 @@ def test_unknown_image_has_no_thumbnail(
     response = thumbnail(functions, context)
     assert error_of(response) == (404, "NotFound")
     assert "Retry-After" not in headers_of(response)
+
+
+def test_an_image_being_deleted_has_no_thumbnail(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    aws.put(f"originals/{NAME}", images.jpeg(32, 32))
+    aws.add_record(NAME, "deleting")
+    assert error_of(thumbnail(functions, context)) == (404, "NotFound")
+
+
+def test_the_status_comes_from_the_catalogue_not_from_the_bucket(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    """A record is the truth: an original without a record (a half-deleted image, say) is no
+    image, and a pending record needs no original to answer ThumbnailPending."""
+    aws.put(f"originals/{NAME}", images.jpeg(32, 32))
+    assert error_of(thumbnail(functions, context)) == (404, "NotFound")
+    aws.s3.delete_object(Bucket=BUCKET, Key=f"originals/{NAME}")
+    aws.add_record(NAME, "pending")
+    assert error_of(thumbnail(functions, context)) == (404, "ThumbnailPending")
 
 
 def test_download_functions_never_load_pillow() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -60,33 +61,47 @@ def assert_created(
     assert set(body) == {
         "id",
         "name",
+        "status",
         "content_type",
         "size",
         "width",
         "height",
         "filename",
-        "thumbnail_status",
+        "created_at",
+        "renditions",
+        "error",
         "links",
+        "delete_token",
+        "thumbnail_status",
     }
     name = body["name"]
     assert name == f"{body['id']}.{ext}"
     assert body["content_type"] == content_type
     assert body["size"] == len(data)
-    assert body["thumbnail_status"] == "pending"
+    assert (body["status"], body["thumbnail_status"]) == ("pending", "pending")
+    assert (body["renditions"], body["error"]) == ({}, None)
     assert body["links"] == {
         "image": f"/download/{name}",
         "thumbnail": f"/download-thumbnail/{name}",
+        "status": f"/images/{body['id']}",
     }
     assert headers_of(response)["Location"].endswith(f"/download/{name}")
 
     stored = aws.get(f"originals/{name}")
     assert stored["Data"] == data
     assert stored["ContentType"] == content_type
-    assert stored["Metadata"]["id"] == body["id"]
-    assert (stored["Metadata"]["width"], stored["Metadata"]["height"]) == (
-        str(body["width"]),
-        str(body["height"]),
-    )
+    assert stored["Metadata"] == {}  # the bytes only: everything else is in the record
+
+    record = aws.record(body["id"])
+    assert record is not None
+    public = {k: v for k, v in body.items() if k not in ("delete_token", "thumbnail_status")}
+    assert {k: record.get(k) for k in public if k not in ("links", "renditions")} == {
+        k: v for k, v in public.items() if k not in ("links", "renditions")
+    }
+    # The token is shown once and never stored: only its SHA-256 is.
+    assert len(base64.urlsafe_b64decode(body["delete_token"] + "==")) * 8 >= 128
+    assert record["delete_token_hash"] == hashlib.sha256(body["delete_token"].encode()).hexdigest()
+    assert body["delete_token"] not in json.dumps(record)
     assert aws.messages() == [
         {"v": 1, "bucket": BUCKET, "key": f"originals/{name}", "id": body["id"]}
     ]
@@ -132,8 +147,9 @@ def test_raw_body_keeps_the_client_file_name_as_metadata_only(
     body = assert_created(functions.upload.handler(event, context), aws, data, "jpg", "image/jpeg")
     assert body["filename"] == "pläge photo.jpg"
     assert body["name"] != body["filename"]
-    stored = aws.get(f"originals/{body['name']}")
-    assert stored["Metadata"]["filename"] == "pl%C3%A4ge%20photo.jpg"
+    record = aws.record(body["id"])
+    assert record is not None
+    assert record["filename"] == "pläge photo.jpg"
 
 
 def test_multipart_form_field_file(functions: Functions, aws: Aws, context: LambdaContext) -> None:

@@ -29,11 +29,17 @@ def run(functions: Functions, context: LambdaContext, *bodies: str, receive_coun
     return functions.worker.handler(sqs_event(*bodies, receive_count=receive_count), context)
 
 
+def store_original(aws: Aws, name: str, data: bytes, content_type: str = "image/jpeg") -> None:
+    """An original as an upload leaves it: the object and its pending record."""
+    aws.put(f"originals/{name}", data, content_type)
+    aws.add_record(name, "pending", content_type=content_type)
+
+
 def store_and_render(
     functions: Functions, aws: Aws, context: LambdaContext, data: bytes, ext: str = "jpg"
 ) -> dict[str, Image.Image]:
     name = f"{ID}.{ext}"
-    aws.put(f"originals/{name}", data)
+    store_original(aws, name, data)
     assert run(functions, context, job_body(name)) == {"batchItemFailures": []}
     thumbnails: dict[str, Image.Image] = {}
     for rendition in ("thumb", "square"):
@@ -100,7 +106,7 @@ def test_thumbnails_carry_no_metadata(
     assert b"TestCam" in original
     assert b"secret comment" in original
     name = f"{ID}.jpg"
-    aws.put(f"originals/{name}", original)
+    store_original(aws, name, original)
     run(functions, context, job_body(name))
     for rendition in ("thumb", "square"):
         data = aws.get(f"thumbnails/{rendition}/{name}")["Data"]
@@ -171,7 +177,7 @@ def test_replayed_message_writes_identical_objects(
     functions: Functions, aws: Aws, context: LambdaContext
 ) -> None:
     name = f"{ID}.jpg"
-    aws.put(f"originals/{name}", images.exif_rotated_jpeg())
+    store_original(aws, name, images.exif_rotated_jpeg())
     keys = [f"thumbnails/thumb/{name}", f"thumbnails/square/{name}"]
     run(functions, context, job_body(name))
     first = [aws.get(key) for key in keys]
@@ -186,7 +192,7 @@ def test_one_bad_record_among_good_ones_is_the_only_failure(
 ) -> None:
     good = [f"0{n}JDXK9V3Q8ZJ4W6M2T5R7Y0AB.png" for n in range(1, 4)]
     for name in good:
-        aws.put(f"originals/{name}", images.png(64, 48), "image/png")
+        store_original(aws, name, images.png(64, 48), "image/png")
     bodies = [job_body(good[0]), "this is not json", job_body(good[1]), job_body(good[2])]
     response = run(functions, context, *bodies)
     assert response == {"batchItemFailures": [{"itemIdentifier": "message-1"}]}
@@ -209,22 +215,25 @@ def test_one_bad_record_among_good_ones_is_the_only_failure(
 def test_malformed_jobs_fail_without_touching_storage(
     functions: Functions, aws: Aws, context: LambdaContext, body: str
 ) -> None:
-    aws.put(f"originals/{ID}.jpg", images.jpeg(64, 48))
+    store_original(aws, f"{ID}.jpg", images.jpeg(64, 48))
     assert run(functions, context, body) == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
     assert aws.object_keys() == [f"originals/{ID}.jpg"]
+    assert aws.record(ID)["status"] == "pending"  # type: ignore[index]
 
 
 def test_undecodable_original_is_marked_failed_at_once(
     functions: Functions, aws: Aws, context: LambdaContext
 ) -> None:
     name = f"{ID}.jpg"
-    aws.put(f"originals/{name}", images.truncated_jpeg())
+    store_original(aws, name, images.truncated_jpeg())
     assert run(functions, context, job_body(name)) == {
         "batchItemFailures": [{"itemIdentifier": "message-0"}]
     }
-    marker = json.loads(aws.get(f"thumbnails/_failed/{name}")["Data"])
-    assert marker["attempts"] == 1
-    assert marker["reason"]
+    record = aws.record(ID)
+    assert record is not None
+    assert record["status"] == "failed"
+    assert record["error"]["code"] == "InvalidImage"
+    assert record["error"]["message"]
 
 
 @pytest.mark.parametrize(
@@ -235,9 +244,12 @@ def test_transient_failure_is_marked_only_on_the_last_try(
     functions: Functions, aws: Aws, context: LambdaContext, receive_count: int, marked: bool
 ) -> None:
     name = f"{ID}.jpg"  # the original is missing: S3 answers NoSuchKey
+    aws.add_record(name, "pending")
     response = run(functions, context, job_body(name), receive_count=receive_count)
     assert response == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
-    assert (f"thumbnails/_failed/{name}" in aws.object_keys()) is marked
+    record = aws.record(ID)
+    assert record is not None
+    assert record["status"] == ("failed" if marked else "pending")
 
 
 def test_last_try_marks_failed_before_rendering(
@@ -246,11 +258,12 @@ def test_last_try_marks_failed_before_rendering(
     """A worker killed mid-render (out of memory, timeout) runs no code afterwards: on the last
     try the image must already say ThumbnailFailed while the render runs."""
     name = f"{ID}.jpg"
-    aws.put(f"originals/{name}", images.jpeg())
+    store_original(aws, name, images.jpeg())
     seen_during_render: list[bool] = []
 
     def killed_mid_render(*args: Any, **kwargs: Any) -> Any:
-        seen_during_render.append(f"thumbnails/_failed/{name}" in aws.object_keys())
+        record = aws.record(ID)
+        seen_during_render.append(record is not None and record["status"] == "failed")
         raise MemoryError
 
     monkeypatch.setattr(functions.worker.imaging, "render_renditions", killed_mid_render)
@@ -263,7 +276,7 @@ def test_last_try_that_succeeds_leaves_no_failed_mark(
     functions: Functions, aws: Aws, context: LambdaContext
 ) -> None:
     name = f"{ID}.jpg"
-    aws.put(f"originals/{name}", images.jpeg())
+    store_original(aws, name, images.jpeg())
     response = run(functions, context, job_body(name), receive_count=MAX_RECEIVE_COUNT)
     assert response == {"batchItemFailures": []}
     assert sorted(aws.object_keys()) == [
@@ -271,3 +284,37 @@ def test_last_try_that_succeeds_leaves_no_failed_mark(
         f"thumbnails/square/{name}",
         f"thumbnails/thumb/{name}",
     ]
+    record = aws.record(ID)
+    assert record is not None
+    assert (record["status"], record.get("error")) == ("ready", None)
+
+
+def test_the_record_becomes_ready_with_what_each_rendition_is(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    name = f"{ID}.png"
+    store_original(aws, name, images.png_alpha(800, 600), "image/png")
+    assert run(functions, context, job_body(name)) == {"batchItemFailures": []}
+    record = aws.record(ID)
+    assert record is not None
+    assert record["status"] == "ready"
+    for rendition in ("thumb", "square"):
+        stored = aws.get(f"thumbnails/{rendition}/{name}")
+        image = Image.open(BytesIO(stored["Data"]))
+        assert record["renditions"][rendition] == {
+            "content_type": stored["ContentType"],
+            "width": image.width,
+            "height": image.height,
+            "bytes": len(stored["Data"]),
+        }
+
+
+def test_a_replay_after_ready_on_the_last_try_stays_ready(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    name = f"{ID}.jpg"
+    store_original(aws, name, images.jpeg())
+    assert run(functions, context, job_body(name)) == {"batchItemFailures": []}
+    replay = run(functions, context, job_body(name), receive_count=MAX_RECEIVE_COUNT)
+    assert replay == {"batchItemFailures": []}
+    assert aws.record(ID)["status"] == "ready"  # type: ignore[index]

@@ -3,7 +3,7 @@
 Every refused input must get its 4xx with its stable code and change nothing: no object in
 the bucket, no message on the queue. Every image-like one, planted straight into the bucket
 as if it had slipped past the upload, must make the worker report the record failed and
-write the `_failed` marker, never raise.
+mark the image `failed` in the catalogue, never raise.
 """
 
 from __future__ import annotations
@@ -82,17 +82,16 @@ def test_worker_refuses_a_planted_bad_original_for_good(
     functions: Functions, aws: Aws, context: LambdaContext, case: corpus.Case
 ) -> None:
     aws.put(f"originals/{PLANTED_NAME}", case.body)
+    aws.add_record(PLANTED_NAME, "pending")
 
     result = functions.worker.handler(sqs_event(job_body(PLANTED_NAME)), context)
 
     assert result == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
-    marker = json.loads(aws.get(f"thumbnails/_failed/{PLANTED_NAME}")["Data"])
-    assert marker["attempts"] == 1
-    assert marker["reason"]
-    assert object_keys(aws.s3, BUCKET) == [
-        f"originals/{PLANTED_NAME}",
-        f"thumbnails/_failed/{PLANTED_NAME}",
-    ]
+    record = aws.record(PLANTED_NAME.split(".", 1)[0])
+    assert record is not None
+    assert record["status"] == "failed"
+    assert record["error"]["code"] in ("InvalidImage", "UnsupportedMediaType")
+    assert object_keys(aws.s3, BUCKET) == [f"originals/{PLANTED_NAME}"]
 
 
 def test_refusals_name_no_internal_detail(

@@ -3,8 +3,8 @@ answer in the allowed ways. Bounded and derandomized, so it runs the same in eve
 
 Upload: 201 with an original that decodes, or a 4xx with one of the upload's codes; never a
 5xx or an exception. Worker (the mutated bytes planted as an original, as if they had got
-past the upload): thumbnails for every rendition, or the record reported failed with the
-`_failed` marker written; it never raises.
+past the upload): thumbnails for every rendition, or the record reported failed and the
+image marked `failed` in the catalogue; it never raises.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tests.functions.conftest import (
     BUCKET,
     MAX_IMAGE_PIXELS,
     QUEUE_URL,
+    TABLE,
     Aws,
     Functions,
     LambdaContext,
@@ -83,6 +84,8 @@ def clear(aws: Aws) -> None:
     received = aws.sqs.receive_message(QueueUrl=QUEUE_URL, MaxNumberOfMessages=10)
     for message in received.get("Messages", []):
         aws.sqs.delete_message(QueueUrl=QUEUE_URL, ReceiptHandle=message["ReceiptHandle"])
+    for image_id in aws.record_ids():
+        aws.dynamodb.delete_item(TableName=TABLE, Key={"id": {"S": image_id}})
 
 
 @settings(
@@ -113,14 +116,17 @@ def test_mutated_images_get_only_allowed_answers(
 
     clear(aws)
     aws.s3.put_object(Bucket=BUCKET, Key=f"originals/{PLANTED}", Body=data)
+    aws.add_record(PLANTED, "pending")
     result = functions.worker.handler(sqs_event(job_body(PLANTED)), context)
     keys = object_keys(aws.s3, BUCKET)
+    status_after = (aws.record(PLANTED.split(".", 1)[0]) or {}).get("status")
     event(f"worker {'failed' if result['batchItemFailures'] else 'rendered'}")
     if result["batchItemFailures"]:
-        assert f"thumbnails/_failed/{PLANTED}" in keys, "a decode failure was not marked"
+        assert status_after == "failed", "a decode failure was not marked"
     else:
         assert keys == sorted(
             [f"originals/{PLANTED}"] + [f"thumbnails/{r}/{PLANTED}" for r in RENDITIONS]
         )
+        assert status_after == "ready"
     if status == 201:
         assert not result["batchItemFailures"], "accepted upload whose thumbnail cannot be made"

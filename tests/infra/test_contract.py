@@ -149,7 +149,7 @@ def test_runtime_code_never_imports_the_infrastructure() -> None:
 
 
 # The constructs the stack composes; the stack wires them, they never reach into each other.
-UNITS = ("storage", "processing", "api", "monitoring")
+UNITS = ("storage", "catalogue", "processing", "api", "monitoring")
 
 
 def test_constructs_do_not_import_their_siblings() -> None:

@@ -15,8 +15,9 @@ UPLOAD = "image_service.upload.handler"
 DOWNLOAD_IMAGE = "image_service.download_image.handler"
 DOWNLOAD_THUMBNAIL = "image_service.download_thumbnail.handler"
 WORKER = "image_service.thumbnail_worker.handler"
-HANDLERS = (UPLOAD, DOWNLOAD_IMAGE, DOWNLOAD_THUMBNAIL, WORKER)
-API_HANDLERS = (UPLOAD, DOWNLOAD_IMAGE, DOWNLOAD_THUMBNAIL)
+CATALOGUE = "image_service.catalogue.handler"
+HANDLERS = (UPLOAD, DOWNLOAD_IMAGE, DOWNLOAD_THUMBNAIL, CATALOGUE, WORKER)
+API_HANDLERS = (UPLOAD, DOWNLOAD_IMAGE, DOWNLOAD_THUMBNAIL, CATALOGUE)
 
 # Stateful resources: a new logical id means CloudFormation replaces them, and their data
 # with them. These ids must never change.
@@ -24,6 +25,7 @@ IMAGES_BUCKET = "StorageImagesCFC0E004"
 ACCESS_LOG_BUCKET = "StorageAccessLogs96FB524C"
 QUEUE = "ProcessingQueueA1640E9B"
 DEAD_LETTER_QUEUE = "ProcessingDeadLetterQueue1893A4B8"
+TABLE = "CatalogueTable05926C37"
 
 
 def resource(template: Template, logical_id: str) -> dict[str, Any]:
@@ -49,6 +51,7 @@ def test_stateful_logical_ids_are_pinned(template: Template) -> None:
     assert resources[ACCESS_LOG_BUCKET]["Type"] == "AWS::S3::Bucket"
     assert resources[QUEUE]["Type"] == "AWS::SQS::Queue"
     assert resources[DEAD_LETTER_QUEUE]["Type"] == "AWS::SQS::Queue"
+    assert resources[TABLE]["Type"] == "AWS::DynamoDB::Table"
 
 
 def test_buckets_block_all_public_access(template: Template) -> None:
@@ -168,10 +171,47 @@ def test_worker_reports_partial_batch_failures_with_bounded_batches(
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": expected_concurrency}
 
 
+# --- catalogue ------------------------------------------------------------------------------
+
+
+def test_table_is_on_demand_with_point_in_time_recovery_and_ttl(template: Template) -> None:
+    properties = resource(template, TABLE)["Properties"]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at",
+        "Enabled": True,
+    }
+    assert properties["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+
+
+def test_prod_table_survives_its_stack_and_a_careless_delete(
+    templates: dict[str, Template],
+) -> None:
+    prod, dev = resource(templates["prod"], TABLE), resource(templates["dev"], TABLE)
+    assert prod["DeletionPolicy"] == prod["UpdateReplacePolicy"] == "Retain"
+    assert prod["Properties"]["DeletionProtectionEnabled"] is True
+    assert dev["DeletionPolicy"] == "Delete"
+    assert dev["Properties"].get("DeletionProtectionEnabled") in (None, False)
+
+
+def test_feed_is_a_sparse_index_newest_first_without_the_token_hash(template: Template) -> None:
+    (index,) = resource(template, TABLE)["Properties"]["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "feed"
+    assert index["KeySchema"] == [
+        {"AttributeName": "feed", "KeyType": "HASH"},
+        {"AttributeName": "id", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"]["ProjectionType"] == "INCLUDE"
+    projected = set(index["Projection"]["NonKeyAttributes"])
+    assert {"name", "status", "renditions", "created_at"} <= projected
+    assert "delete_token_hash" not in projected
+
+
 # --- functions ------------------------------------------------------------------------------
 
 
-def test_four_functions_with_explicit_runtime_architecture_memory_and_tracing(
+def test_functions_have_explicit_runtime_architecture_memory_and_tracing(
     template: Template,
 ) -> None:
     for handler in HANDLERS:
@@ -198,23 +238,13 @@ def test_every_function_logs_to_its_own_group_with_retention(
         assert groups[group_id]["DeletionPolicy"] == {"dev": "Delete", "prod": "Retain"}[stage]
 
 
-def test_functions_get_the_environment_the_handlers_read(template: Template) -> None:
-    common = {"BUCKET_NAME", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL"}
-    expected = {
-        UPLOAD: common | {"QUEUE_URL", "MAX_UPLOAD_BYTES", "MAX_IMAGE_PIXELS", "CORS_ORIGINS"},
-        DOWNLOAD_IMAGE: common | {"CORS_ORIGINS"},
-        DOWNLOAD_THUMBNAIL: common | {"RENDITIONS", "DEFAULT_RENDITION", "CORS_ORIGINS"},
-        WORKER: common | {"RENDITIONS", "MAX_IMAGE_PIXELS", "MAX_RECEIVE_COUNT"},
-    }
-    for handler, names in expected.items():
+def test_functions_find_their_bucket_and_table_by_reference(template: Template) -> None:
+    """The variables each handler reads are pinned by test_contract; here: no name is typed in."""
+    for handler in HANDLERS:
         variables = function(template, handler)["Properties"]["Environment"]["Variables"]
-        assert set(variables) == names, handler
         assert variables["BUCKET_NAME"] == {"Ref": IMAGES_BUCKET}
-    renditions = json.loads(
-        function(template, WORKER)["Properties"]["Environment"]["Variables"]["RENDITIONS"]
-    )
-    assert renditions["thumb"] == {"width": 256, "height": 256, "fit": "contain"}
-    assert renditions["square"] == {"width": 320, "height": 320, "fit": "cover"}
+        if handler != DOWNLOAD_IMAGE:
+            assert variables["TABLE_NAME"] == {"Ref": TABLE}, handler
 
 
 def test_upload_limit_fits_lambda_payload_after_base64(template: Template) -> None:
@@ -256,14 +286,63 @@ def test_upload_writes_and_deletes_only_originals(template: Template) -> None:
 def test_worker_cannot_write_originals(template: Template) -> None:
     assert may(template, WORKER, "s3:GetObject", object_arn("originals/A.jpg"))
     assert may(template, WORKER, "s3:PutObject", object_arn("thumbnails/thumb/A.jpg"))
-    assert may(template, WORKER, "s3:PutObject", object_arn("thumbnails/_failed/A.jpg"))
     assert not may(template, WORKER, "s3:PutObject", object_arn("originals/A.jpg"))
     assert not may(template, WORKER, "s3:DeleteObject", object_arn("originals/A.jpg"))
 
 
-def test_worker_may_delete_only_its_failed_markers(template: Template) -> None:
-    assert may(template, WORKER, "s3:DeleteObject", object_arn("thumbnails/_failed/A.jpg"))
-    assert not may(template, WORKER, "s3:DeleteObject", object_arn("thumbnails/thumb/A.jpg"))
+def test_worker_may_delete_thumbnails_of_an_image_deleted_while_it_rendered(
+    template: Template,
+) -> None:
+    assert may(template, WORKER, "s3:DeleteObject", object_arn("thumbnails/thumb/A.jpg"))
+
+
+def test_deletion_removes_objects_but_never_reads_or_writes_them(template: Template) -> None:
+    for key in ("originals/A.jpg", "thumbnails/thumb/A.jpg"):
+        assert may(template, CATALOGUE, "s3:DeleteObject", object_arn(key))
+        assert not may(template, CATALOGUE, "s3:GetObject", object_arn(key))
+        assert not may(template, CATALOGUE, "s3:PutObject", object_arn(key))
+    assert not may(template, CATALOGUE, "s3:DeleteObject", object_arn("elsewhere/A.jpg"))
+
+
+TABLE_ARN = f"arn:{TABLE}"
+FEED_ARN = f"arn:{TABLE}/index/feed"
+TABLE_ACTIONS = {
+    UPLOAD: {"dynamodb:PutItem", "dynamodb:DeleteItem"},
+    WORKER: {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+    DOWNLOAD_IMAGE: set(),
+    DOWNLOAD_THUMBNAIL: {"dynamodb:GetItem"},
+    CATALOGUE: {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    },
+}
+EVERY_TABLE_ACTION = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:DeleteTable",
+    "dynamodb:UpdateTable",
+)
+
+
+def test_each_function_has_exactly_the_table_actions_it_uses(template: Template) -> None:
+    for handler, actions in TABLE_ACTIONS.items():
+        allowed = {a for a in EVERY_TABLE_ACTION if may(template, handler, a, TABLE_ARN)}
+        assert allowed == actions, handler
+    assert may(template, CATALOGUE, "dynamodb:Query", FEED_ARN)
+
+
+def test_no_function_may_scan_the_table(template: Template) -> None:
+    for handler in HANDLERS:
+        assert not may(template, handler, "dynamodb:Scan", TABLE_ARN)
+        assert not may(template, handler, "dynamodb:Scan", FEED_ARN)
 
 
 def test_downloads_only_read(template: Template) -> None:
@@ -280,7 +359,7 @@ def test_only_upload_sends_jobs_and_only_the_worker_consumes_them(template: Temp
     queue_arn = f"arn:{QUEUE}"
     assert may(template, UPLOAD, "sqs:SendMessage", queue_arn)
     assert may(template, WORKER, "sqs:DeleteMessage", queue_arn)
-    for handler in (DOWNLOAD_IMAGE, DOWNLOAD_THUMBNAIL):
+    for handler in (DOWNLOAD_IMAGE, DOWNLOAD_THUMBNAIL, CATALOGUE):
         assert not may(template, handler, "sqs:SendMessage", queue_arn)
     assert not may(template, UPLOAD, "sqs:ReceiveMessage", queue_arn)
     assert not may(template, WORKER, "sqs:SendMessage", queue_arn)
@@ -289,7 +368,7 @@ def test_only_upload_sends_jobs_and_only_the_worker_consumes_them(template: Temp
 def test_no_function_has_unscoped_storage_or_queue_access(template: Template) -> None:
     for handler in HANDLERS:
         for actions, resources in allowed_statements(template, handler):
-            if any(a.startswith(("s3:", "sqs:")) for a in actions):
+            if any(a.startswith(("s3:", "sqs:", "dynamodb:")) for a in actions):
                 assert "*" not in resources, (handler, actions)
 
 
@@ -341,12 +420,17 @@ def _routes(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
     }
 
 
-def test_three_routes_reach_their_functions_through_proxy_integrations(template: Template) -> None:
+def test_every_route_reaches_its_function_through_a_proxy_integration(
+    template: Template,
+) -> None:
     routes = _routes(template)
     expected = {
         ("POST", "/upload"): UPLOAD,
         ("GET", "/download/{name}"): DOWNLOAD_IMAGE,
         ("GET", "/download-thumbnail/{name}"): DOWNLOAD_THUMBNAIL,
+        ("GET", "/images"): CATALOGUE,
+        ("GET", "/images/{id}"): CATALOGUE,
+        ("DELETE", "/images/{id}"): CATALOGUE,
     }
     assert set(routes) == set(expected)
     for route, handler in expected.items():
@@ -364,6 +448,8 @@ def test_requests_are_validated_before_reaching_a_function(template: Template) -
         assert "RequestValidatorId" in properties, path
         if "{name}" in path:
             assert properties["RequestParameters"] == {"method.request.path.name": True}
+        if "{id}" in path:
+            assert properties["RequestParameters"] == {"method.request.path.id": True}
 
 
 def test_api_key_required_in_prod_and_not_in_dev(templates: dict[str, Template]) -> None:
@@ -389,11 +475,16 @@ def test_cors_preflight_answers_the_configured_origins_without_an_api_key(
             for m in templates[stage].find_resources("AWS::ApiGateway::Method").values()
             if m["Properties"]["HttpMethod"] == "OPTIONS"
         ]
-        assert len(preflights) == 6  # root, two collections, three routes' resources
+        # root, /upload, /download, /download/{name}, the same for thumbnails, /images/{id}
+        assert len(preflights) == 8
         for preflight in preflights:
             assert not preflight.get("ApiKeyRequired", False)
             headers = preflight["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
             assert headers["method.response.header.Access-Control-Allow-Origin"] == origin
+            assert "DELETE" in headers["method.response.header.Access-Control-Allow-Methods"]
+            assert (
+                "X-Delete-Token" in headers["method.response.header.Access-Control-Allow-Headers"]
+            )
     upload = function(templates["prod"], UPLOAD)["Properties"]["Environment"]["Variables"]
     assert upload["CORS_ORIGINS"] == "https://example.com"
 
@@ -437,7 +528,9 @@ def test_outputs_name_what_a_user_needs_after_deploying(templates: dict[str, Tem
         "UploadFunctionName",
         "DownloadImageFunctionName",
         "DownloadThumbnailFunctionName",
+        "CatalogueFunctionName",
         "ThumbnailWorkerFunctionName",
+        "TableName",
     }
     assert common <= set(templates["dev"].find_outputs("*"))
     assert common | {"ApiKeyId"} <= set(templates["prod"].find_outputs("*"))
@@ -446,6 +539,7 @@ def test_outputs_name_what_a_user_needs_after_deploying(templates: dict[str, Tem
     assert outputs["BucketName"]["Value"] == {"Ref": IMAGES_BUCKET}
     assert outputs["QueueUrl"]["Value"] == {"Ref": QUEUE}
     assert outputs["DeadLetterQueueUrl"]["Value"] == {"Ref": DEAD_LETTER_QUEUE}
+    assert outputs["TableName"]["Value"] == {"Ref": TABLE}
 
 
 PHYSICAL_NAME_PROPERTIES = {
@@ -458,6 +552,7 @@ PHYSICAL_NAME_PROPERTIES = {
     "LayerName",
     "AlarmName",
     "ManagedPolicyName",
+    "TableName",
 }
 
 

@@ -185,10 +185,10 @@ def test_event_source_mapping_settings(fixture_service: Service) -> None:
 def test_unknown_resource_types_are_reported_by_name(tmp_path: Path) -> None:
     assembly = Assembly.load(FIXTURE_ASSEMBLY)
     template = copy.deepcopy(dict(assembly.template))
-    template["Resources"]["Table"] = {"Type": "AWS::DynamoDB::Table", "Properties": {}}
+    template["Resources"]["Stream"] = {"Type": "AWS::Kinesis::Stream", "Properties": {}}
     changed = Assembly(assembly.directory, "Fixture", template, assembly.asset_paths)
     service = load_service(changed, LOCAL)
-    assert [(u.logical_id, u.type) for u in service.unknown] == [("Table", "AWS::DynamoDB::Table")]
+    assert [(u.logical_id, u.type) for u in service.unknown] == [("Stream", "AWS::Kinesis::Stream")]
 
 
 def test_an_integration_the_runner_cannot_serve_is_refused() -> None:
@@ -214,10 +214,23 @@ def test_dev_template_routes(dev_service: Service) -> None:
         ("POST", "/upload"): "image_service.upload.handler",
         ("GET", "/download/{name}"): "image_service.download_image.handler",
         ("GET", "/download-thumbnail/{name}"): "image_service.download_thumbnail.handler",
+        ("GET", "/images"): "image_service.catalogue.handler",
+        ("GET", "/images/{id}"): "image_service.catalogue.handler",
+        ("DELETE", "/images/{id}"): "image_service.catalogue.handler",
     }
     assert api.stage == "dev"
     assert api.binary_media_types == ("*/*",)
     assert not any(r.api_key_required for r in api.routes)
+
+
+def test_dev_functions_get_the_local_table(dev_service: Service) -> None:
+    (table,) = dev_service.tables
+    assert table.logical_id.startswith("CatalogueTable")
+    catalogue = next(
+        f for f in dev_service.functions.values() if f.handler.endswith("catalogue.handler")
+    )
+    assert catalogue.environment["TABLE_NAME"] == table.name
+    assert table.properties["GlobalSecondaryIndexes"][0]["IndexName"] == "feed"
 
 
 def test_dev_functions_get_local_bucket_and_queue(dev_service: Service) -> None:
@@ -256,9 +269,9 @@ def test_the_runner_refuses_to_start_on_an_unknown_type_and_names_it(tmp_path: P
     shutil.copytree(FIXTURE_ASSEMBLY, assembly)
     template_file = assembly / "Fixture.template.json"
     template = json.loads(template_file.read_text())
-    template["Resources"]["Table"] = {"Type": "AWS::DynamoDB::Table", "Properties": {}}
+    template["Resources"]["Stream"] = {"Type": "AWS::Kinesis::Stream", "Properties": {}}
     template_file.write_text(json.dumps(template))
     runner = LocalRunner(Options(assembly=assembly, port=0))
-    with pytest.raises(TemplateError, match=r"Table: AWS::DynamoDB::Table\n.*--allow-unknown"):
+    with pytest.raises(TemplateError, match=r"Stream: AWS::Kinesis::Stream\n.*--allow-unknown"):
         runner.start()
     assert runner.emulator is None  # refused before starting anything
