@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests import images
+from samples import images
 from tests.functions.conftest import (
     FUNCTION_ENV,
     Aws,
