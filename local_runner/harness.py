@@ -55,8 +55,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 180.0  # with --stage, the runner synthesizes the app before it serves
 STOP_TIMEOUT_S = 30.0
 REGION = "us-east-1"
-# Set to a reason, `start` refuses with it (inherited by child processes). A test suite sets
-# it around tests that must not start runner processes.
+# When set (to a reason), `start` refuses with that reason; child processes inherit it. The
+# test suite sets it around the tests that must not start a runner (those not marked slow).
 REFUSE_ENV = "LOCAL_RUNNER_REFUSE_START"
 QUEUE_COUNTS = (
     "ApproximateNumberOfMessages",
