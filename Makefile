@@ -29,6 +29,7 @@ CDK := node_modules/.bin/cdk
 help:
 	@echo "make local            run the whole service on http://127.0.0.1:$(PORT) (no AWS, no Docker)"
 	@echo "make test             run every test"
+	@echo "make test-fast        every test that starts no local runner, CDK CLI or layer build (< 1 min)"
 	@echo "make lint             ruff and mypy"
 	@echo "make synth            synthesize both stages into cdk.out/"
 	@echo "make bootstrap        once per account and region: cdk bootstrap"
@@ -56,6 +57,10 @@ setup: $(VENV)/.installed node_modules/.installed
 
 test: setup
 	$(PY) -m pytest
+
+.PHONY: test-fast
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
 
 lint: setup
 	$(PY) -m ruff check .

@@ -1,33 +1,27 @@
 """Load through the local runner: upload-to-thumbnail-ready latency and sustained uploads/s.
 
-Starts `python -m local_runner --stage dev --port <free port>` on 127.0.0.1, uploads the
-same image many times (bounded counts), and for each upload polls the default rendition until
-it answers 200. Latency is from the start of the POST to the first 200 (polled every 50 ms, so
-figures carry up to 50 ms of polling granularity). Everything runs on this machine: the runner,
-its emulator and the clients share its cores.
+Starts `python -m local_runner --stage dev` on 127.0.0.1 (through local_runner.harness, on a
+port it picks), uploads the same image many times (bounded counts), and for each upload polls
+the default rendition until it answers 200. Latency is from the start of the POST to the first
+200 (polled every 50 ms, so figures carry up to 50 ms of polling granularity). Everything runs
+on this machine: the runner, its emulator and the clients share its cores.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from local_runner import harness
+
 ROOT = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.05
 READY_DEADLINE = 180.0  # the runner synthesizes the app before it listens
 THUMBNAIL_DEADLINE = 120.0
-
-
-class RunnerUnavailable(Exception):
-    pass
+RunnerUnavailable = harness.RunnerError  # the runner exited or did not get ready in time
 
 
 @dataclass
@@ -47,56 +41,11 @@ class Phase:
         return len(self.latencies_ms) / self.seconds
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def runner_available() -> str | None:
     """None when the runner can be started, else why not."""
     if not (ROOT / "local_runner" / "__main__.py").exists():
         return "local_runner/__main__.py does not exist yet"
     return None
-
-
-class Runner:
-    def __init__(self, log_path: Path) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = log_path.open("wb")
-        # Its own process group, so stopping it also stops whatever it started (the emulator).
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "local_runner", "--stage", "dev", "--port", str(self.port)],
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self) -> None:
-        import requests
-
-        deadline = time.monotonic() + READY_DEADLINE
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RunnerUnavailable(f"the runner exited with {self.process.returncode}")
-            try:
-                requests.get(f"{self.base}/download/00000000000000000000000000.jpg", timeout=2)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.5)
-        raise RunnerUnavailable(f"the runner did not listen within {READY_DEADLINE:.0f} s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)  # what Ctrl-C sends: a clean stop
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.log.close()
 
 
 def _one_upload(base: str, image: bytes) -> float:
@@ -139,14 +88,10 @@ def run_phase(base: str, image: bytes, clients: int, uploads: int) -> Phase:
 
 
 def measure(image_path: Path, plan: list[tuple[int, int]], log_path: Path) -> list[Phase]:
-    runner = Runner(log_path)
-    try:
-        runner.wait_ready()
+    with harness.start("--stage", "dev", log=log_path, timeout_s=READY_DEADLINE) as runner:
         image = image_path.read_bytes()
-        run_phase(runner.base, image, 1, 2)  # warm-up: first imports and connections
-        return [run_phase(runner.base, image, c, n) for c, n in plan]
-    finally:
-        runner.stop()
+        run_phase(runner.url, image, 1, 2)  # warm-up: first imports and connections
+        return [run_phase(runner.url, image, c, n) for c, n in plan]
 
 
 def summary(phase: Phase) -> dict[str, float]:

@@ -1,8 +1,9 @@
 """python -m loadtest [--uploads 500] [--clients 20] [--out results.json]
 
-Starts the local runner on the synthesized dev stage (127.0.0.1, a free port), runs the
-load, prints the figures as JSON and exits non-zero if any upload got a 5xx, any thumbnail
-is missing, or anything is left in the queue or the DLQ.
+Starts the local runner on the synthesized dev stage (127.0.0.1, a port it picks), runs the
+load, stops the runner as Ctrl-C does, prints the figures as JSON and exits non-zero if any
+upload got a 5xx, any thumbnail is missing, anything is left in the queue or the DLQ, or the
+runner did not stop cleanly.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import time
 from pathlib import Path
 
 from loadtest.load import run
+from local_runner import harness
 from local_runner.synth import synthesize
-from tests.hostile.local_service import running
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,21 +26,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--settle-timeout", type=float, default=300.0)
     parser.add_argument("--out", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--assembly",
+        type=Path,
+        default=None,
+        help="serve this already synthesized dev stage (a cdk.out folder) instead of "
+        "synthesizing it",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="folder for the runner's log (and the synthesized stage); default: a new "
+        "temporary folder, kept, since the log is what explains a failed run",
+    )
     args = parser.parse_args(argv)
 
     def say(line: str) -> None:
         print(f"[load] {line}", file=sys.stderr, flush=True)
 
-    # Kept on purpose: the runner's log is what explains a failed run.
-    work = Path(tempfile.mkdtemp(prefix="loadtest-"))
-    say("synthesizing the dev stage ...")
-    assembly = synthesize("dev", work / "assembly")
+    work = args.work or Path(tempfile.mkdtemp(prefix="loadtest-"))
+    work.mkdir(parents=True, exist_ok=True)
+    assembly = args.assembly
+    if assembly is None:
+        say("synthesizing the dev stage ...")
+        assembly = synthesize("dev", work / "assembly")
     say(f"starting the local runner (log: {work / 'runner.log'}) ...")
-    with running(assembly, work / "runner.log") as service:
+    with harness.start("--assembly", str(assembly), log=work / "runner.log") as service:
         say(f"{args.uploads} uploads from {args.clients} clients to {service.url}")
         started = time.monotonic()
         report = run(service, args.uploads, args.clients, args.settle_timeout, say)
         say(f"done in {time.monotonic() - started:.1f} s")
+        report.runner_exit_status = service.stop()
     summary = report.summary()
     text = json.dumps(summary, indent=2)
     print(text)
@@ -50,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         and summary["statuses"] == {201: args.uploads}
         and summary["thumbnails_missing"] == 0
         and summary["final_queue_and_dlq_depth"] == [0, 0]
+        and summary["runner_exit_status"] == 0
     )
     return 0 if ok else 1
 

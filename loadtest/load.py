@@ -1,8 +1,8 @@
 """A bounded load run against a local runner: N uploads from C concurrent clients, then wait
 (with a deadline) until every thumbnail exists and the queue and DLQ are empty.
 
-Only ever talks to 127.0.0.1 (the runner and its emulator). Used by `make load` (500 uploads,
-20 clients) and by a small test in `make test` (40 uploads, 8 clients).
+Only ever talks to 127.0.0.1 (the runner and its emulator). Run by `make load` (500 uploads,
+20 clients) and, as `python -m loadtest`, by a small test in `make test` (40 uploads, 8 clients).
 """
 
 from __future__ import annotations
@@ -19,11 +19,14 @@ from typing import Any
 import requests
 from PIL import Image
 
-from tests import images
-from tests.hostile.local_service import LocalService
-from tests.support import poll
+from local_runner.harness import RunnerProcess, poll, queue_depth
+from samples import images
 
 RENDITIONS = ("thumb", "square")
+# Logical ids in the stack's template (CDK appends a hash).
+IMAGES_BUCKET = "StorageImages"
+JOB_QUEUE = "ProcessingQueue"
+DEAD_LETTER_QUEUE = "ProcessingDeadLetterQueue"
 WATCH_EVERY_S = 0.1  # thumbnail-ready times are known to this resolution
 
 
@@ -74,6 +77,7 @@ class Report:
     ready_s: list[float] = field(default_factory=list)
     missing_thumbnails: list[str] = field(default_factory=list)
     final_depths: tuple[int, int] = (-1, -1)
+    runner_exit_status: int | None = None  # 0: the runner stopped cleanly afterwards
     wall_s: float = 0.0
     bytes_sent: int = 0
     inputs: dict[str, int] = field(default_factory=dict)
@@ -90,12 +94,14 @@ class Report:
             "server_errors": self.server_errors,
             "upload_latency_s": percentiles(self.upload_s),
             "upload_to_thumbnails_ready_s": percentiles(self.ready_s),
+            "thumbnails_ready": len(self.ready_s),
             "thumbnails_missing": len(self.missing_thumbnails),
             "final_queue_and_dlq_depth": list(self.final_depths),
             "wall_s": round(self.wall_s, 1),
             "uploads_per_s": round(self.uploads / self.wall_s, 1) if self.wall_s else None,
             "mb_sent": round(self.bytes_sent / 1e6, 1),
             "input_sizes_bytes": self.inputs,
+            "runner_exit_status": self.runner_exit_status,
         }
 
 
@@ -103,10 +109,10 @@ class ThumbnailWatch(threading.Thread):
     """Lists `thumbnails/` on the emulator every WATCH_EVERY_S and notes when each name has
     all its renditions."""
 
-    def __init__(self, service: LocalService) -> None:
+    def __init__(self, service: RunnerProcess) -> None:
         super().__init__(daemon=True)
-        self.s3 = service.s3
-        self.bucket = service.bucket
+        self.s3 = service.client("s3")
+        self.bucket = service.resource("buckets", IMAGES_BUCKET)
         self.ready_at: dict[str, float] = {}
         self._halt = threading.Event()
 
@@ -129,8 +135,17 @@ class ThumbnailWatch(threading.Thread):
         self.join(timeout=10)
 
 
+def depths(service: RunnerProcess) -> tuple[int, int]:
+    """Messages held by (the job queue, its dead-letter queue)."""
+    sqs = service.client("sqs")
+    return (
+        queue_depth(sqs, service.resource("queues", JOB_QUEUE)),
+        queue_depth(sqs, service.resource("queues", DEAD_LETTER_QUEUE)),
+    )
+
+
 def run(
-    service: LocalService,
+    service: RunnerProcess,
     uploads: int,
     clients: int,
     settle_timeout_s: float = 300.0,
@@ -176,13 +191,13 @@ def run(
                 "every thumbnail",
                 every_s=0.2,
             )
-            poll(lambda: service.depths() == (0, 0), 60, "an empty queue and DLQ", every_s=0.2)
-        except AssertionError as error:
+            poll(lambda: depths(service) == (0, 0), 60, "an empty queue and DLQ", every_s=0.2)
+        except TimeoutError as error:
             progress(str(error))
     finally:
         watch.stop()
     report.wall_s = time.monotonic() - began
     report.ready_s = [watch.ready_at[n] - t for n, t in sent_at.items() if n in watch.ready_at]
     report.missing_thumbnails = sorted(n for n in sent_at if n not in watch.ready_at)
-    report.final_depths = service.depths()
+    report.final_depths = depths(service)
     return report

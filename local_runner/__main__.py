@@ -37,7 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--port",
         type=int,
         default=int(os.environ.get("PORT", "3000")),
-        help="API port on 127.0.0.1 (default: 3000)",
+        help="API port on 127.0.0.1; 0 binds a free one, which the banner and --state-file "
+        "tell (default: 3000)",
     )
     parser.add_argument(
         "--assembly",
@@ -85,7 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         default=None,
         help="write the URL, API key, moto endpoint, bucket names and queue URLs there as "
-        "JSON once ready (for scripts and tests)",
+        "JSON once ready, and remove it on stopping (for scripts and tests)",
     )
     return parser.parse_args(argv)
 
@@ -115,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             note = f"(synthesized in {time.monotonic() - started:.1f} s; layers not bundled)"
         else:
             assembly, note = args.assembly, "(given with --assembly)"
+            if not (assembly / "manifest.json").is_file():
+                raise TemplateError(f"{assembly} is not a synthesized cdk.out folder")
         options = Options(
             assembly=assembly,
             port=args.port,

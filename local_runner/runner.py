@@ -58,11 +58,16 @@ class LocalRunner:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.options.port}"
+        """The API's URL, with the port it is bound to (`port=0`: one the system picked)."""
+        port = self.options.port
+        if self.api_server is not None:
+            port = int(self.api_server.server_address[1])
+        return f"http://127.0.0.1:{port}"
 
     def start(self) -> None:
-        # Fail on the port before starting anything else.
-        _check_port_free(self.options.port)
+        # Fail on a taken port before starting anything else; port 0 cannot be taken.
+        if self.options.port:
+            _check_port_free(self.options.port)
         # Resolve once against a placeholder to refuse unknown types before starting moto.
         preview = load_service(self.assembly, LocalAws(endpoint="http://127.0.0.1:0"))
         if preview.unknown:
@@ -123,12 +128,15 @@ class LocalRunner:
             api = service.apis[0]
             if any(route.api_key_required for route in api.routes):
                 self.api_key = self.options.api_key or secrets.token_urlsafe(30)
-            self.api_server = ApiServer(
-                self.options.port,
-                api,
-                lambda function, event, timeout: self.pools[function].invoke(event, timeout),
-                frozenset({self.api_key}) if self.api_key else frozenset(),
-            )
+            try:
+                self.api_server = ApiServer(
+                    self.options.port,
+                    api,
+                    lambda function, event, timeout: self.pools[function].invoke(event, timeout),
+                    frozenset({self.api_key}) if self.api_key else frozenset(),
+                )
+            except OSError as error:  # taken while the functions started
+                raise _port_taken(self.options.port, error) from error
             self.api_server.function_timeouts = {
                 f.logical_id: float(f.timeout_s) for f in service.functions.values()
             }
@@ -275,10 +283,14 @@ def _check_port_free(port: int) -> None:
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as error:
-            raise TemplateError(
-                f"port {port} on 127.0.0.1 is taken ({error.strerror}); pick another with"
-                f" PORT=<n> make local (or --port)"
-            ) from error
+            raise _port_taken(port, error) from error
+
+
+def _port_taken(port: int, error: OSError) -> TemplateError:
+    return TemplateError(
+        f"port {port} on 127.0.0.1 is taken ({error.strerror}); pick another with"
+        f" PORT=<n> make local (or --port, 0 for any free one)"
+    )
 
 
 class StopRequest:
@@ -293,14 +305,20 @@ class StopRequest:
 
 
 def run_until_stopped(runner: LocalRunner, stop: StopRequest, synth_note: str, t0: float) -> None:
+    state_file = runner.options.state_file
     try:
         runner.start()
-        if runner.options.state_file is not None:
-            runner.options.state_file.write_text(json.dumps(runner.state(), indent=1))
+        if state_file is not None:
+            # Renamed into place: whoever waits for the file never reads half of it.
+            partial = state_file.with_name(state_file.name + ".partial")
+            partial.write_text(json.dumps(runner.state(), indent=1))
+            partial.replace(state_file)
         print(runner.banner(time.monotonic() - t0, synth_note), flush=True)
         stop.wait()
         print("\nStopping: pollers, functions, API, moto ...", flush=True)
     finally:
+        if state_file is not None:
+            state_file.unlink(missing_ok=True)  # it exists only while the runner serves
         runner.stop()
     print("Stopped.", flush=True)
 

@@ -1,9 +1,12 @@
-"""Shared by every test: fake credentials, so nothing can ever sign a request for real AWS."""
+"""Shared by every test: fake credentials, so nothing can ever sign a request for real AWS;
+and no local runner outside the tests marked `slow` (`make test-fast` leaves those out)."""
 
 import os
 from pathlib import Path
 
 import pytest
+
+from local_runner import harness
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,3 +33,16 @@ def pytest_configure(config: pytest.Config) -> None:
     path = os.environ.get("PATH", "")
     if (project_bin / "node").exists() and not path.startswith(str(project_bin)):
         os.environ["PATH"] = f"{project_bin}{os.pathsep}{path}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before the test's fixtures: a test not marked `slow` cannot start the local runner, not
+    even through a shared fixture or a child process, so it cannot slip into the fast loop."""
+    if item.get_closest_marker("slow") is None:
+        os.environ[harness.REFUSE_ENV] = (
+            f"{item.nodeid} is not marked slow; mark every test that starts the local runner"
+            " with @pytest.mark.slow (make test-fast leaves those out)"
+        )
+    else:
+        os.environ.pop(harness.REFUSE_ENV, None)

@@ -1,65 +1,46 @@
-"""Helpers shared by the tests that start servers on loopback."""
+"""The image service as the tests that drive the local runner see it: its bucket and queues,
+found by logical id in what the runner tells, and an upload."""
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-RUNNER_START_TIMEOUT_S = 120.0
-T = TypeVar("T")
+from local_runner.harness import RunnerProcess, object_keys, queue_depth
+
+IMAGES_BUCKET = "StorageImages"
+JOB_QUEUE = "ProcessingQueue"
+DEAD_LETTER_QUEUE = "ProcessingDeadLetterQueue"
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def images_bucket(runner: RunnerProcess) -> str:
+    return runner.resource("buckets", IMAGES_BUCKET)
 
 
-def poll(check: Callable[[], T | None], timeout_s: float, what: str, every_s: float = 0.1) -> T:
-    """`check()`'s first truthy value, polled until `timeout_s`; fails naming `what`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(every_s)
+def job_queue(runner: RunnerProcess) -> str:
+    return runner.resource("queues", JOB_QUEUE)
 
 
-def launch_runner(log_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    """`python -m local_runner *args`, logging to `log_path`, once it says it is ready: the
-    process and what its `--state-file` tells (URL, API key, moto endpoint, resource names)."""
-    state_file = log_path.with_suffix(".state.json")
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local_runner", "--state-file", str(state_file), *args],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
-        )
+def dead_letter_queue(runner: RunnerProcess) -> str:
+    return runner.resource("queues", DEAD_LETTER_QUEUE)
 
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"the local runner exited:\n{log_path.read_text()[-3000:]}")
-        return state_file.exists() and "Ready in" in log_path.read_text(errors="replace")
 
-    try:
-        poll(ready, RUNNER_START_TIMEOUT_S, "the local runner to start")
-    except BaseException:
-        process.kill()
-        process.wait()
-        raise
-    state: dict[str, Any] = json.loads(state_file.read_text())
-    return process, state
+def keys(runner: RunnerProcess, prefix: str = "") -> list[str]:
+    return object_keys(runner.client("s3"), images_bucket(runner), prefix)
+
+
+def depths(runner: RunnerProcess) -> tuple[int, int]:
+    """Messages held by (the job queue, its dead-letter queue)."""
+    sqs = runner.client("sqs")
+    return queue_depth(sqs, job_queue(runner)), queue_depth(sqs, dead_letter_queue(runner))
+
+
+def post(
+    runner: RunnerProcess, body: bytes, content_type: str, **headers: str
+) -> requests.Response:
+    """POST /upload with a raw body."""
+    return requests.post(
+        f"{runner.url}/upload",
+        data=body,
+        headers={"Content-Type": content_type, **headers},
+        timeout=60,
+    )

@@ -14,16 +14,18 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests import images
+from local_runner.harness import RunnerProcess, poll
+from samples import images
 from tests.access.conftest import PROD_API_KEY
-from tests.hostile.local_service import LocalService
-from tests.support import poll
+from tests.support import images_bucket, keys, post
+
+pytestmark = pytest.mark.slow  # drives the local runner
 
 KEY = {"x-api-key": PROD_API_KEY}
 
 
-def upload(service: LocalService) -> str:
-    response = service.post(images.jpeg(320, 240), "image/jpeg", **KEY)
+def upload(service: RunnerProcess) -> str:
+    response = post(service, images.jpeg(320, 240), "image/jpeg", **KEY)
     assert response.status_code == 201, response.text
     name: str = response.json()["name"]
     return name
@@ -36,28 +38,28 @@ def upload(service: LocalService) -> str:
 )
 @pytest.mark.parametrize("route", ["POST /upload", "GET /download/", "GET /download-thumbnail/"])
 def test_prod_routes_refuse_requests_without_the_api_key(
-    prod: LocalService, route: str, headers: dict[str, str]
+    prod: RunnerProcess, route: str, headers: dict[str, str]
 ) -> None:
     name = upload(prod)
     method, path = route.split(" ")
     target = f"{prod.url}{path}{name if path.endswith('/') else ''}"
-    before = prod.keys("originals/")
+    before = keys(prod, "originals/")
     response = requests.request(
         method, target, data=images.jpeg(64, 48), headers=headers, timeout=30
     )
     assert response.status_code == 403
     assert response.json() == {"message": "Forbidden"}
-    assert prod.keys("originals/") == before
+    assert keys(prod, "originals/") == before
 
 
-def test_prod_routes_answer_with_the_api_key(prod: LocalService) -> None:
+def test_prod_routes_answer_with_the_api_key(prod: RunnerProcess) -> None:
     name = upload(prod)
     response = requests.get(f"{prod.url}/download/{name}", headers=KEY, timeout=30)
     assert response.status_code == 200
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_anonymous_request_to_the_bucket_is_refused(prod: LocalService) -> None:
+def test_anonymous_request_to_the_bucket_is_refused(prod: RunnerProcess) -> None:
     """Straight to the (emulated) bucket, bypassing the API, unsigned: 403.
 
     moto refuses unsigned object reads; it does not emulate S3's refusal of unsigned
@@ -65,9 +67,9 @@ def test_anonymous_request_to_the_bucket_is_refused(prod: LocalService) -> None:
     guarantee in AWS (asserted in tests/infra)."""
     name = upload(prod)
     thumbnail = f"thumbnails/thumb/{name}"
-    poll(lambda: thumbnail in prod.keys("thumbnails/"), 60, "the thumbnail")
+    poll(lambda: thumbnail in keys(prod, "thumbnails/"), 60, "the thumbnail")
     for key in (f"originals/{name}", thumbnail):
-        response = requests.get(f"{prod.endpoint}/{prod.bucket}/{key}", timeout=30)
+        response = requests.get(f"{prod.moto_endpoint}/{images_bucket(prod)}/{key}", timeout=30)
         assert response.status_code == 403, key
 
 
@@ -92,16 +94,16 @@ PROBES = [
 
 
 @pytest.mark.parametrize(("method", "path"), PROBES, ids=[f"{m} {p}" for m, p in PROBES])
-def test_no_route_lists_or_exposes_keys(prod: LocalService, method: str, path: str) -> None:
+def test_no_route_lists_or_exposes_keys(prod: RunnerProcess, method: str, path: str) -> None:
     upload(prod)
     response = requests.request(method, f"{prod.url}{path}", headers=KEY, timeout=30)
     assert response.status_code >= 400 or response.status_code == 204
-    for leak in (prod.bucket, "originals/", "thumbnails/", "ListBucketResult", "<Key>"):
+    for leak in (images_bucket(prod), "originals/", "thumbnails/", "ListBucketResult", "<Key>"):
         assert leak not in response.text
         assert all(leak not in value for value in response.headers.values())
 
 
-def test_a_neighbouring_id_finds_nothing(prod: LocalService) -> None:
+def test_a_neighbouring_id_finds_nothing(prod: RunnerProcess) -> None:
     """Ids are not sequential: the name next to a real one is not an image."""
     name = upload(prod)
     alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -13,29 +13,36 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import Runner, children_of, start_runner
+from local_runner import harness
+from local_runner.harness import RunnerProcess
 from tests.local_runner.assemblies import FIXTURE_ASSEMBLY
-from tests.support import free_port
+
+pytestmark = pytest.mark.slow  # drives the local runner
 
 
 @pytest.fixture(scope="module")
-def fixture_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
-    runner = start_runner(
-        tmp_path_factory.mktemp("fixture-runner"),
-        "--assembly",
-        str(FIXTURE_ASSEMBLY),
-        "--port",
-        str(free_port()),
-        "--api-key",
-        "local-test-key",
-    )
-    yield runner
-    assert runner.stop() == 0
+def fixture_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerProcess]:
+    log = tmp_path_factory.mktemp("fixture-runner") / "runner.log"
+    with harness.start(
+        "--assembly", str(FIXTURE_ASSEMBLY), "--api-key", "local-test-key", log=log
+    ) as runner:
+        yield runner
+        assert runner.stop() == 0, runner.log_text()[-3000:]
+
+
+def test_port_0_serves_on_the_port_the_banner_and_state_file_tell(
+    fixture_runner: RunnerProcess,
+) -> None:
+    port = int(fixture_runner.url.rsplit(":", 1)[1])
+    assert port != 0
+    assert not port_is_free(port)
+    assert f"API (stage test): {fixture_runner.url} " in fixture_runner.log_text()
+    assert requests.get(f"{fixture_runner.url}/items/1", timeout=10).status_code == 200
 
 
 @pytest.mark.parametrize("route", ["/boom", "/exit", "/malformed"])
 def test_a_crashing_handler_is_502_and_the_runner_keeps_serving(
-    fixture_runner: Runner, route: str
+    fixture_runner: RunnerProcess, route: str
 ) -> None:
     response = requests.get(f"{fixture_runner.url}{route}", timeout=10)
     assert response.status_code == 502
@@ -46,7 +53,7 @@ def test_a_crashing_handler_is_502_and_the_runner_keeps_serving(
     assert requests.get(f"{fixture_runner.url}{route}", timeout=10).status_code == 502
 
 
-def test_the_function_timeout_is_enforced(fixture_runner: Runner) -> None:
+def test_the_function_timeout_is_enforced(fixture_runner: RunnerProcess) -> None:
     started = time.monotonic()
     response = requests.get(f"{fixture_runner.url}/slow", params={"s": "20"}, timeout=10)
     assert response.status_code == 502  # Lambda's timeout (1 s), under the 29 s of the API
@@ -55,7 +62,9 @@ def test_the_function_timeout_is_enforced(fixture_runner: Runner) -> None:
     assert (fast.status_code, fast.text) == (200, "done")
 
 
-def test_the_api_key_given_on_the_command_line_is_required(fixture_runner: Runner) -> None:
+def test_the_api_key_given_on_the_command_line_is_required(
+    fixture_runner: RunnerProcess,
+) -> None:
     assert requests.get(f"{fixture_runner.url}/secure", timeout=10).status_code == 403
     allowed = requests.get(
         f"{fixture_runner.url}/secure", headers={"x-api-key": "local-test-key"}, timeout=10
@@ -64,7 +73,7 @@ def test_the_api_key_given_on_the_command_line_is_required(fixture_runner: Runne
     assert fixture_runner.state["api_key"] == "local-test-key"
 
 
-def test_each_request_logs_one_line(fixture_runner: Runner) -> None:
+def test_each_request_logs_one_line(fixture_runner: RunnerProcess) -> None:
     requests.get(f"{fixture_runner.url}/items/logged", timeout=10)
     lines = [line for line in fixture_runner.log_text().splitlines() if "/items/logged" in line]
     assert len(lines) == 1
@@ -90,13 +99,15 @@ def running(pid: int) -> bool:
 
 
 def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    port = free_port()
-    runner = start_runner(tmp_path, "--assembly", str(FIXTURE_ASSEMBLY), "--port", str(port))
-    assert requests.get(f"{runner.url}/items/1", timeout=10).status_code == 200
-    workers = children_of(runner.process.pid)
-    assert workers  # warm instances are running
+    runner = harness.start("--assembly", str(FIXTURE_ASSEMBLY), log=tmp_path / "runner.log")
+    with runner:
+        port = int(runner.url.rsplit(":", 1)[1])
+        assert requests.get(f"{runner.url}/items/1", timeout=10).status_code == 200
+        workers = runner.function_pids()
+        assert workers  # warm instances are running
 
-    assert runner.stop() == 0
+        assert runner.stop() == 0
     assert "Stopped." in runner.log_text()
     assert [pid for pid in workers if running(pid)] == []
     assert port_is_free(port)
+    assert not (tmp_path / "runner.state.json").exists()  # it exists only while serving

@@ -14,9 +14,12 @@ import pytest
 import requests
 from PIL import Image
 
-from tests import images
-from tests.e2e.conftest import PROJECT, Runner
-from tests.support import poll
+from local_runner.harness import RunnerProcess, poll
+from samples import images
+from tests.e2e.conftest import PROJECT
+from tests.support import images_bucket
+
+pytestmark = pytest.mark.slow  # drives the local runner
 
 RENDITIONS: dict[str, dict[str, Any]] = json.loads((PROJECT / "cdk.json").read_text())["context"][
     "stages"
@@ -30,12 +33,12 @@ FORMATS: list[tuple[str, Callable[[], bytes], str, str]] = [
 THUMBNAIL_DEADLINE_S = 60
 
 
-def upload(service: Runner, data: bytes, **headers: str) -> requests.Response:
+def upload(service: RunnerProcess, data: bytes, **headers: str) -> requests.Response:
     headers.setdefault("Content-Type", "application/octet-stream")
     return requests.post(f"{service.url}/upload", data=data, headers=headers, timeout=30)
 
 
-def thumbnail(service: Runner, name: str, rendition: str | None = None) -> requests.Response:
+def thumbnail(service: RunnerProcess, name: str, rendition: str | None = None) -> requests.Response:
     """The thumbnail once it is made (polling with a deadline)."""
 
     def ready() -> requests.Response | None:
@@ -50,7 +53,7 @@ def thumbnail(service: Runner, name: str, rendition: str | None = None) -> reque
     return poll(ready, THUMBNAIL_DEADLINE_S, f"the thumbnail of {name}")
 
 
-def queues(service: Runner) -> tuple[str, str]:
+def queues(service: RunnerProcess) -> tuple[str, str]:
     """(job queue URL, dead-letter queue URL), told apart by the redrive policy."""
     sqs = service.client("sqs")
     for url in service.state["queues"].values():
@@ -62,19 +65,14 @@ def queues(service: Runner) -> tuple[str, str]:
     raise AssertionError("no queue with a redrive policy")
 
 
-def images_bucket(service: Runner) -> str:
-    (name,) = [n for lid, n in service.state["buckets"].items() if lid.startswith("StorageImages")]
-    return str(name)
-
-
-def originals(service: Runner) -> set[str]:
+def originals(service: RunnerProcess) -> set[str]:
     listing = service.client("s3").list_objects_v2(
         Bucket=images_bucket(service), Prefix="originals/"
     )
     return {item["Key"] for item in listing.get("Contents", [])}
 
 
-def messages_in(service: Runner, url: str) -> int:
+def messages_in(service: RunnerProcess, url: str) -> int:
     attributes = service.client("sqs").get_queue_attributes(
         QueueUrl=url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
@@ -96,7 +94,7 @@ def check_rendition(image: Image.Image, source: tuple[int, int], spec: dict[str,
 
 @pytest.mark.parametrize(("ext", "make", "content_type", "pil_format"), FORMATS)
 def test_each_format_uploads_and_every_rendition_is_made(
-    service: Runner, ext: str, make: Callable[[], bytes], content_type: str, pil_format: str
+    service: RunnerProcess, ext: str, make: Callable[[], bytes], content_type: str, pil_format: str
 ) -> None:
     data = make()
     source = Image.open(io.BytesIO(data))
@@ -123,7 +121,7 @@ def test_each_format_uploads_and_every_rendition_is_made(
     assert default.status_code == 200
 
 
-def test_each_body_form_is_accepted(service: Runner) -> None:
+def test_each_body_form_is_accepted(service: RunnerProcess) -> None:
     data = images.jpeg(320, 200)
     raw = upload(service, data, **{"Content-Type": "image/jpeg", "X-Filename": "raw.jpg"})
     multipart = requests.post(
@@ -161,7 +159,7 @@ REFUSED = [
 ]
 
 
-def test_refused_inputs_leave_bucket_and_queue_untouched(service: Runner) -> None:
+def test_refused_inputs_leave_bucket_and_queue_untouched(service: RunnerProcess) -> None:
     job_queue, _ = queues(service)
     poll(lambda: messages_in(service, job_queue) == 0, 60, "earlier jobs to finish")
     before = originals(service)
@@ -180,13 +178,13 @@ def test_refused_inputs_leave_bucket_and_queue_untouched(service: Runner) -> Non
     assert messages_in(service, job_queue) == 0
 
 
-def test_request_over_api_gateway_limit_is_413_from_the_gateway(service: Runner) -> None:
+def test_request_over_api_gateway_limit_is_413_from_the_gateway(service: RunnerProcess) -> None:
     response = upload(service, b"\0" * (10 * 1024 * 1024 + 1))
     assert response.status_code == 413
     assert response.json() == {"message": "Request Too Long"}
 
 
-def test_twenty_parallel_uploads_all_get_their_thumbnails(service: Runner) -> None:
+def test_twenty_parallel_uploads_all_get_their_thumbnails(service: RunnerProcess) -> None:
     bodies = [images.jpeg(480, 360 + i) for i in range(20)]
     with ThreadPoolExecutor(20) as pool:
         responses = list(pool.map(lambda data: upload(service, data), bodies))
@@ -198,7 +196,7 @@ def test_twenty_parallel_uploads_all_get_their_thumbnails(service: Runner) -> No
     assert [t.status_code for t in thumbnails] == [200] * 20
 
 
-def test_a_poison_message_ends_in_the_dead_letter_queue(service: Runner) -> None:
+def test_a_poison_message_ends_in_the_dead_letter_queue(service: RunnerProcess) -> None:
     job_queue, dead_letters = queues(service)
     sqs = service.client("sqs")
     sqs.send_message(QueueUrl=job_queue, MessageBody="this is not a job")
@@ -219,13 +217,13 @@ def test_a_poison_message_ends_in_the_dead_letter_queue(service: Runner) -> None
     assert "failures=1" in service.log_text()
 
 
-def test_unknown_routes_and_methods(service: Runner) -> None:
+def test_unknown_routes_and_methods(service: RunnerProcess) -> None:
     assert requests.get(f"{service.url}/nope", timeout=10).status_code == 404
     assert requests.get(f"{service.url}/download/a/b", timeout=10).status_code == 404
     assert requests.delete(f"{service.url}/upload", timeout=10).status_code == 405
 
 
-def test_stage_prefix_and_encoded_slashes(service: Runner) -> None:
+def test_stage_prefix_and_encoded_slashes(service: RunnerProcess) -> None:
     response = upload(service, images.png(64, 48))  # the unprefixed URL ...
     name = response.json()["name"]
     prefixed = requests.get(f"{service.url}/dev/download/{name}", timeout=10)  # ... and /dev
@@ -235,7 +233,7 @@ def test_stage_prefix_and_encoded_slashes(service: Runner) -> None:
     assert traversal.json()["error"]["code"] == "InvalidName"
 
 
-def test_cors_preflight(service: Runner) -> None:
+def test_cors_preflight(service: RunnerProcess) -> None:
     response = requests.options(
         f"{service.url}/upload",
         headers={"Origin": "http://localhost:8080", "Access-Control-Request-Method": "POST"},
@@ -247,7 +245,7 @@ def test_cors_preflight(service: Runner) -> None:
 
 
 def test_an_original_too_large_for_a_lambda_response_comes_by_presigned_url(
-    service: Runner,
+    service: RunnerProcess,
 ) -> None:
     noise = Image.frombytes("RGB", (1200, 1180), random.Random(3).randbytes(1200 * 1180 * 3))
     buffer = io.BytesIO()

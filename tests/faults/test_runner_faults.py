@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import threading
 from collections.abc import Iterator
@@ -22,9 +23,12 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.hostile.local_service import LocalService, running, with_function_timeout
+from local_runner import harness
+from local_runner.harness import RunnerProcess, poll
 from tests.local_runner.assemblies import synthesized
-from tests.support import poll
+from tests.support import dead_letter_queue, depths, images_bucket, job_queue, post
+
+pytestmark = pytest.mark.slow  # drives the local runner
 
 WORKER = "image_service.thumbnail_worker.handler"
 WORKER_TIMEOUT_S = 2
@@ -33,15 +37,38 @@ MAX_RECEIVE_COUNT = 5  # the template's redrive policy (tests/infra pins it at >
 SETTLE_S = 90.0  # deadline for a whole retry sequence: 5 receives x 3 s, on a busy machine
 
 
+def with_function_timeout(assembly: Path, out: Path, handler: str, timeout_s: int) -> Path:
+    """A copy of `assembly` where the function with `handler` times out after `timeout_s`.
+
+    Only for fault tests: a worker that hangs must be cut off in seconds, not a minute.
+    """
+    shutil.copytree(assembly, out)
+    patched = 0
+    for path in out.glob("*.template.json"):
+        template = json.loads(path.read_text())
+        for resource in template.get("Resources", {}).values():
+            props = resource.get("Properties", {})
+            if resource.get("Type") == "AWS::Lambda::Function" and props.get("Handler") == handler:
+                props["Timeout"] = timeout_s
+                patched += 1
+        path.write_text(json.dumps(template))
+    assert patched == 1, f"{patched} functions with handler {handler} in {assembly}"
+    return out
+
+
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerProcess]:
     (dev,) = synthesized("dev")
     work = tmp_path_factory.mktemp("faults-runner")
     assembly = with_function_timeout(dev, work / "assembly", WORKER, WORKER_TIMEOUT_S)
-    with running(
-        assembly, work / "runner.log", "--visibility-timeout-override", str(VISIBILITY_S)
-    ) as started:
-        yield started
+    with harness.start(
+        "--assembly",
+        str(assembly),
+        "--visibility-timeout-override",
+        str(VISIBILITY_S),
+        log=work / "runner.log",
+    ) as runner:
+        yield runner
 
 
 def cpu_ticks(pid: int) -> int | None:
@@ -59,7 +86,7 @@ class Saboteur(threading.Thread):
     (clock ticks, 1/100 s): a death deep inside a long render, as an out-of-memory kill is."""
 
     def __init__(
-        self, service: LocalService, signum: int, limit: int | None = None, busy_ticks: int = 1
+        self, service: RunnerProcess, signum: int, limit: int | None = None, busy_ticks: int = 1
     ) -> None:
         super().__init__(daemon=True)
         self.service, self.signum, self.limit = service, signum, limit
@@ -103,29 +130,29 @@ def gradient_png(width: int, height: int, seed: int) -> bytes:
     return out.getvalue()
 
 
-def upload_many(service: LocalService, count: int) -> list[str]:
+def upload_many(service: RunnerProcess, count: int) -> list[str]:
     names = []
     for seed in range(count):
-        response = service.post(gradient_png(3000, 2000, seed), "image/png")
+        response = post(service, gradient_png(3000, 2000, seed), "image/png")
         assert response.status_code == 201, response.text
         names.append(response.json()["name"])
     return names
 
 
-def thumbnail_status(service: LocalService, name: str) -> str:
+def thumbnail_status(service: RunnerProcess, name: str) -> str:
     response = requests.get(f"{service.url}/download-thumbnail/{name}", timeout=30)
     if response.status_code == 200:
         return "ready"
     return str(response.json()["error"]["code"])
 
 
-def settle(service: LocalService, names: list[str]) -> dict[str, str]:
+def settle(service: RunnerProcess, names: list[str]) -> dict[str, str]:
     """Wait until nothing is queued or in flight, then each name's thumbnail status."""
-    poll(lambda: service.depths()[0] == 0, SETTLE_S, "the queue to drain")
+    poll(lambda: depths(service)[0] == 0, SETTLE_S, "the queue to drain")
     return {name: thumbnail_status(service, name) for name in names}
 
 
-def test_worker_killed_mid_batch_loses_nothing(service: LocalService) -> None:
+def test_worker_killed_mid_batch_loses_nothing(service: RunnerProcess) -> None:
     saboteur = Saboteur(service, signal.SIGKILL, limit=1)
     saboteur.start()
     try:
@@ -135,11 +162,11 @@ def test_worker_killed_mid_batch_loses_nothing(service: LocalService) -> None:
         saboteur.stop()
     statuses = settle(service, names)
     assert statuses == dict.fromkeys(names, "ready")
-    assert service.depths() == (0, 0)
-    assert "(Runtime.ExitError)" in service.log()
+    assert depths(service) == (0, 0)
+    assert "(Runtime.ExitError)" in service.log_text()
 
 
-def test_worker_hung_mid_batch_is_timed_out_and_retried(service: LocalService) -> None:
+def test_worker_hung_mid_batch_is_timed_out_and_retried(service: RunnerProcess) -> None:
     saboteur = Saboteur(service, signal.SIGSTOP, limit=1)
     saboteur.start()
     try:
@@ -149,22 +176,24 @@ def test_worker_hung_mid_batch_is_timed_out_and_retried(service: LocalService) -
         saboteur.stop()
     statuses = settle(service, names)
     assert statuses == dict.fromkeys(names, "ready")
-    assert service.depths() == (0, 0)
-    assert "(Sandbox.Timedout)" in service.log()
+    assert depths(service) == (0, 0)
+    assert "(Sandbox.Timedout)" in service.log_text()
 
 
-def test_poison_messages_end_in_the_dlq_the_alarm_watches(service: LocalService) -> None:
-    s3, sqs = service.s3, service.sqs
+def test_poison_messages_end_in_the_dlq_the_alarm_watches(service: RunnerProcess) -> None:
+    s3, sqs = service.client("s3"), service.client("sqs")
+    bucket = images_bucket(service)
+    queue_url, dlq_url = job_queue(service), dead_letter_queue(service)
     undecodable = "01JDXK9V3Q8ZJ4W6M2T5R7Y0AB.jpg"
     never_uploaded = "01JDXK9V3Q8ZJ4W6M2T5R7Y0AC.png"
-    s3.put_object(Bucket=service.bucket, Key=f"originals/{undecodable}", Body=b"\xff\xd8\xffjunk")
+    s3.put_object(Bucket=bucket, Key=f"originals/{undecodable}", Body=b"\xff\xd8\xffjunk")
     bodies = [
-        json.dumps({"v": 1, "bucket": service.bucket, "key": f"originals/{name}", "id": name[:26]})
+        json.dumps({"v": 1, "bucket": bucket, "key": f"originals/{name}", "id": name[:26]})
         for name in (undecodable, never_uploaded)
     ] + ["this is not a job"]
-    dead_before = service.depths()[1]
+    dead_before = depths(service)[1]
     for body in bodies:
-        sqs.send_message(QueueUrl=service.queue_url, MessageBody=body)
+        sqs.send_message(QueueUrl=queue_url, MessageBody=body)
 
     # Undecodable: marked failed on the first try, long before the DLQ.
     poll(
@@ -173,7 +202,7 @@ def test_poison_messages_end_in_the_dlq_the_alarm_watches(service: LocalService)
         "the undecodable original to be marked failed",
     )
     poll(
-        lambda: service.depths() == (0, dead_before + 3),
+        lambda: depths(service) == (0, dead_before + 3),
         SETTLE_S,
         "all three messages to reach the DLQ",
     )
@@ -181,11 +210,11 @@ def test_poison_messages_end_in_the_dlq_the_alarm_watches(service: LocalService)
     # The DLQ alarm watches CloudWatch's ApproximateNumberOfMessagesVisible, which is this
     # queue attribute (ApproximateNumberOfMessages) as a metric.
     attributes = sqs.get_queue_attributes(
-        QueueUrl=service.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+        QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]
     assert int(attributes["ApproximateNumberOfMessages"]) == dead_before + 3
     received = sqs.receive_message(
-        QueueUrl=service.dlq_url,
+        QueueUrl=dlq_url,
         MaxNumberOfMessages=10,
         AttributeNames=["All"],
         VisibilityTimeout=0,
@@ -198,13 +227,11 @@ def test_poison_messages_end_in_the_dlq_the_alarm_watches(service: LocalService)
     # The missing original was retried as a transient fault, and given up on at the last try.
     assert thumbnail_status(service, never_uploaded) == "ThumbnailFailed"
     marker = json.loads(
-        s3.get_object(Bucket=service.bucket, Key=f"thumbnails/_failed/{never_uploaded}")[
-            "Body"
-        ].read()
+        s3.get_object(Bucket=bucket, Key=f"thumbnails/_failed/{never_uploaded}")["Body"].read()
     )
     assert marker["attempts"] == MAX_RECEIVE_COUNT
     for message in received:
-        sqs.delete_message(QueueUrl=service.dlq_url, ReceiptHandle=message["ReceiptHandle"])
+        sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def heavy_webp() -> bytes:
@@ -217,14 +244,14 @@ def heavy_webp() -> bytes:
 
 
 def test_upload_whose_worker_dies_on_every_try_ends_thumbnail_failed(
-    service: LocalService,
+    service: RunnerProcess,
 ) -> None:
     """The invariant at its edge: a 201 upload whose worker is killed mid-render on every
     delivery (as an out-of-memory kill or a timeout would) lands in the DLQ; its status must
     then say ThumbnailFailed, not ThumbnailPending forever. The worker's last try marks the
     image failed before it renders, since nothing runs after such a kill."""
-    dead_before = service.depths()[1]
-    response = service.post(heavy_webp(), "image/webp")
+    dead_before = depths(service)[1]
+    response = post(service, heavy_webp(), "image/webp")
     assert response.status_code == 201, response.text
     name = response.json()["name"]
     # 1 s of CPU without a pause: past the worker's start-up (about 0.5 s) and its first
@@ -233,12 +260,12 @@ def test_upload_whose_worker_dies_on_every_try_ends_thumbnail_failed(
     saboteur.start()
     try:
         poll(
-            lambda: service.depths() == (0, dead_before + 1),
+            lambda: depths(service) == (0, dead_before + 1),
             SETTLE_S,
             "the job to reach the DLQ",
         )
     finally:
         saboteur.stop()
     status = thumbnail_status(service, name)
-    service.sqs.purge_queue(QueueUrl=service.dlq_url)
+    service.client("sqs").purge_queue(QueueUrl=dead_letter_queue(service))
     assert status == "ThumbnailFailed"

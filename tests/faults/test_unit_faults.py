@@ -21,7 +21,8 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from botocore.stub import Stubber
 
-from tests import images
+from local_runner.harness import object_keys, queue_depth
+from samples import images
 from tests.functions.conftest import (
     BUCKET,
     MAX_RECEIVE_COUNT,
@@ -35,7 +36,6 @@ from tests.functions.conftest import (
     sqs_event,
     upload_event,
 )
-from tests.hostile.state import object_keys, queue_depth
 
 RENDITIONS = ("square", "thumb")
 

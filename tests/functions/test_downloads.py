@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests import images
+from samples import images
 from tests.functions.conftest import (
     BUCKET,
     FUNCTION_ENV,

@@ -13,8 +13,8 @@ from image_service.contract import Rendition
 from image_service.imaging import Rendered, render_renditions
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
-from tests import images
-from tests.images import BLUE, GREEN, RED
+from samples import images
+from samples.images import BLUE, GREEN, RED
 
 RENDITIONS = [Rendition("thumb", 256, 256, "contain"), Rendition("square", 320, 320, "cover")]
 MAX_PIXELS = 50_000_000

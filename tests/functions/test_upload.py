@@ -13,7 +13,7 @@ from unittest import mock
 import pytest
 from botocore.exceptions import ClientError
 
-from tests import images
+from samples import images
 from tests.functions.conftest import (
     BUCKET,
     MAX_UPLOAD_BYTES,

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests import images
+from samples import images
+from samples.images import BLUE, GREEN, RED
 from tests.functions.conftest import (
     BUCKET,
     MAX_RECEIVE_COUNT,
@@ -20,7 +21,6 @@ from tests.functions.conftest import (
     job_body,
     sqs_event,
 )
-from tests.images import BLUE, GREEN, RED
 
 ID = "01JDXK9V3Q8ZJ4W6M2T5R7Y0AB"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from local_runner import harness
 from tests.functions.conftest import _moto, aws, context, functions
-from tests.hostile.local_service import LocalService, running
 from tests.local_runner.assemblies import synthesized
 
 __all__ = ["_moto", "aws", "context", "functions"]
@@ -21,8 +21,12 @@ def dev_assembly() -> Path:
 
 
 @pytest.fixture(scope="session")
-def service(dev_assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
-    """One local runner for the hostile tests over HTTP."""
+def service(
+    dev_assembly: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[harness.RunnerProcess]:
+    """One local runner for the hostile tests over HTTP (a separate process: moto's
+    in-process mock, which the unit tests here use, and an in-process moto server would share
+    one set of backends)."""
     log = tmp_path_factory.mktemp("hostile-runner") / "runner.log"
-    with running(dev_assembly, log) as started:
-        yield started
+    with harness.start("--assembly", str(dev_assembly), log=log) as runner:
+        yield runner

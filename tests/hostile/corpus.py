@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from tests import images
+from samples import images
 
 MALFORMED = (400, "MalformedRequest")
 TOO_LARGE = (413, "PayloadTooLarge")

@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from local_runner.harness import RunnerProcess
 from tests.hostile import corpus
-from tests.hostile.local_service import LocalService
+from tests.support import depths, keys, post
+
+pytestmark = pytest.mark.slow  # drives the local runner
 
 API_GATEWAY_LIMIT = 10 * 1024 * 1024
 
@@ -35,18 +38,18 @@ def cases(dev_assembly: Path) -> list[corpus.Case]:
     return corpus.refused(upload_limit(dev_assembly))
 
 
-def snapshot(service: LocalService) -> tuple[list[str], tuple[int, int]]:
-    return service.keys(), service.depths()
+def snapshot(service: RunnerProcess) -> tuple[list[str], tuple[int, int]]:
+    return keys(service), depths(service)
 
 
-def test_whole_corpus_over_http(service: LocalService, cases: list[corpus.Case]) -> None:
+def test_whole_corpus_over_http(service: RunnerProcess, cases: list[corpus.Case]) -> None:
     """One test for the whole corpus (a runner round trip is ~10 ms; the report names each
     case that answered wrongly instead of stopping at the first)."""
     assert len(cases) >= 60
     before = snapshot(service)
     wrong: list[tuple[str, object]] = []
     for case in cases:
-        response = service.post(case.body, case.content_type, **case.headers)
+        response = post(service, case.body, case.content_type, **case.headers)
         try:
             got = (response.status_code, response.json()["error"]["code"])
         except (ValueError, KeyError, TypeError):
@@ -62,15 +65,15 @@ def test_whole_corpus_over_http(service: LocalService, cases: list[corpus.Case])
     assert service.alive()
 
 
-def test_body_over_api_gateways_limit_is_refused_by_the_gateway(service: LocalService) -> None:
+def test_body_over_api_gateways_limit_is_refused_by_the_gateway(service: RunnerProcess) -> None:
     before = snapshot(service)
-    response = service.post(b"\xff\xd8\xff" + b"\x00" * API_GATEWAY_LIMIT, "image/jpeg")
+    response = post(service, b"\xff\xd8\xff" + b"\x00" * API_GATEWAY_LIMIT, "image/jpeg")
     assert response.status_code == 413
     assert snapshot(service) == before
     assert service.alive()
 
 
-def test_raw_crlf_in_a_header_line_cannot_smuggle_a_header(service: LocalService) -> None:
+def test_raw_crlf_in_a_header_line_cannot_smuggle_a_header(service: RunnerProcess) -> None:
     """A raw CR LF ends the header line on the wire: the rest is a header of its own (or
     garbage), never part of the file name. The runner answers and stays up."""
     host, port = service.url.removeprefix("http://").split(":")
@@ -92,7 +95,7 @@ def test_raw_crlf_in_a_header_line_cannot_smuggle_a_header(service: LocalService
     assert service.alive()
 
 
-def test_runner_still_serves_after_the_corpus(service: LocalService) -> None:
+def test_runner_still_serves_after_the_corpus(service: RunnerProcess) -> None:
     response = requests.get(f"{service.url}/download/01JDXK9V3Q8ZJ4W6M2T5R7Y0AB.jpg", timeout=30)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "NotFound"

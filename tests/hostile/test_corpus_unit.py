@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from local_runner.harness import object_keys, queue_depth
 from tests.functions.conftest import (
     BUCKET,
     MAX_UPLOAD_BYTES,
@@ -28,7 +29,6 @@ from tests.functions.conftest import (
     upload_event,
 )
 from tests.hostile import corpus
-from tests.hostile.state import object_keys, queue_depth
 
 CASES = corpus.refused(MAX_UPLOAD_BYTES)
 # Inputs that reach the decoders (not request-shape errors): the worker must refuse them too.

@@ -13,7 +13,9 @@ import json
 
 import pytest
 
-from tests.hostile.local_service import LocalService
+from local_runner.harness import RunnerProcess
+
+pytestmark = pytest.mark.slow  # drives the local runner
 
 ID = "01JDXK9V3Q8ZJ4W6M2T5R7Y0AB"
 OUTSIDE_ALLOW_LIST = [
@@ -38,7 +40,7 @@ NAMES = {
 }
 
 
-def get(service: LocalService, path: str) -> tuple[int, bytes]:
+def get(service: RunnerProcess, path: str) -> tuple[int, bytes]:
     host, port = service.url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=30)
     try:
@@ -50,7 +52,7 @@ def get(service: LocalService, path: str) -> tuple[int, bytes]:
 
 
 @pytest.mark.parametrize("route", ["download", "download-thumbnail"])
-def test_hostile_names_are_refused(service: LocalService, route: str) -> None:
+def test_hostile_names_are_refused(service: RunnerProcess, route: str) -> None:
     wrong = {}
     for label, name in NAMES.items():
         status, body = get(service, f"/{route}/{name}")
@@ -69,7 +71,7 @@ def test_hostile_names_are_refused(service: LocalService, route: str) -> None:
     ["/download/../upload", "/download/%2e%2e/upload", "/download//etc/passwd", "/download/a/b"],
 )
 def test_paths_that_leave_the_route_never_reach_a_function(
-    service: LocalService, path: str
+    service: RunnerProcess, path: str
 ) -> None:
     status, body = get(service, path)
     assert status in (400, 403, 404, 405)

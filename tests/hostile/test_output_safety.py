@@ -19,7 +19,8 @@ from urllib.parse import quote
 import pytest
 from PIL import Image
 
-from tests import images
+from local_runner.harness import object_keys
+from samples import images
 from tests.functions.conftest import (
     BUCKET,
     Aws,
@@ -32,7 +33,6 @@ from tests.functions.conftest import (
     upload_event,
 )
 from tests.hostile import corpus
-from tests.hostile.state import object_keys
 
 POLYGLOTS = {
     "jpeg+zip": (corpus.jpeg_zip_polyglot, "image/jpeg"),

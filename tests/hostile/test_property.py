@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from local_runner.harness import object_keys
 from tests.functions.conftest import (
     BUCKET,
     MAX_IMAGE_PIXELS,
@@ -30,7 +31,6 @@ from tests.functions.conftest import (
     upload_event,
 )
 from tests.hostile import corpus
-from tests.hostile.state import object_keys
 
 SEEDS = {kind: make() for kind, make in corpus.SEEDS.items()}
 PLANTED = "01JDXK9V3Q8ZJ4W6M2T5R7Y0AB.jpg"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -40,9 +41,23 @@ def synthesize(stage: str, **context: Any) -> ImageServiceStack:
     return cdk_app.build(app, environ={})
 
 
+@functools.cache
+def synthesized_stack(stage: str) -> ImageServiceStack:
+    """The stage synthesized once per test session, for the infrastructure tests and the
+    runner's template tests alike."""
+    return synthesize(stage)
+
+
+def synthesized_assembly(stage: str) -> Path:
+    """The cloud assembly folder of `synthesized_stack(stage)` (synthesized once, then cached)."""
+    stage_construct = cdk.Stage.of(synthesized_stack(stage))
+    assert stage_construct is not None
+    return Path(stage_construct.synth().directory)
+
+
 @pytest.fixture(scope="session")
 def stacks() -> dict[str, ImageServiceStack]:
-    return {stage: synthesize(stage) for stage in STAGES}
+    return {stage: synthesized_stack(stage) for stage in STAGES}
 
 
 @pytest.fixture(scope="session")

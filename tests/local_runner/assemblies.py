@@ -1,4 +1,5 @@
-"""Synthesized stages for the runner's tests, made once per test session and shared."""
+"""Stages synthesized as `make local` does it, for the tests that start the runner: made once
+per test session and shared."""
 
 from __future__ import annotations
 

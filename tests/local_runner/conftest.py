@@ -5,15 +5,17 @@ from pathlib import Path
 import pytest
 
 from local_runner.template import Assembly, LocalAws, Service, load_service
-from tests.local_runner.assemblies import FIXTURE_ASSEMBLY, synthesized
+from tests.infra.conftest import synthesized_assembly
+from tests.local_runner.assemblies import FIXTURE_ASSEMBLY
 
 LOCAL = LocalAws(endpoint="http://127.0.0.1:4566")
 
 
 @pytest.fixture(scope="session")
 def stage_assemblies() -> dict[str, Path]:
-    dev, prod = synthesized("dev", "prod")
-    return {"dev": dev, "prod": prod}
+    """The stages as the infrastructure tests synthesize them, in this process and without
+    layer bundling, as `make local` does (the tests that start the runner use its own synth)."""
+    return {stage: synthesized_assembly(stage) for stage in ("dev", "prod")}
 
 
 @pytest.fixture(scope="session")

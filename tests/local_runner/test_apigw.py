@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -12,7 +13,6 @@ import requests
 from local_runner.apigw import ApiServer, Router, build_event, decode_response, is_binary
 from local_runner.lambdas import InvocationError, InvocationTimeout
 from local_runner.template import RestApi, Service
-from tests.support import free_port
 
 
 class Recorder:
@@ -37,8 +37,9 @@ def serve() -> Iterator[Any]:
 
     def start(api: RestApi, keys: frozenset[str] = frozenset()) -> tuple[str, Recorder, ApiServer]:
         recorder = Recorder()
-        server = ApiServer(free_port(), api, recorder, keys)
-        server.start()
+        server = ApiServer(0, api, recorder, keys)  # port 0: the system picks a free one
+        # A short poll interval: shutdown() waits for it, once per test.
+        threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_address[1]}", recorder, server
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,14 @@ def test_the_runner_refuses_to_start_on_an_unknown_type_and_names_it(tmp_path: P
     with pytest.raises(TemplateError, match=r"Stream: AWS::Kinesis::Stream\n.*--allow-unknown"):
         runner.start()
     assert runner.emulator is None  # refused before starting anything
+
+
+def test_the_runner_refuses_a_taken_port_before_starting_anything() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        runner = LocalRunner(Options(assembly=FIXTURE_ASSEMBLY, port=port))
+        with pytest.raises(TemplateError, match=rf"port {port} on 127.0.0.1 is taken .*--port"):
+            runner.start()
+    assert runner.emulator is None
