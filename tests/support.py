@@ -1,19 +1,26 @@
-"""The image service as the tests that drive the local runner see it: its bucket and queues,
-found by logical id in what the runner tells, and an upload."""
+"""The image service as the tests that drive the local runner see it: its bucket, table and
+queues, found by logical id in what the runner tells, and an upload."""
 
 from __future__ import annotations
 
 import requests
+from image_service import records
 
 from local_runner.harness import RunnerProcess, object_keys, queue_depth
 
 IMAGES_BUCKET = "StorageImages"
+CATALOGUE_TABLE = "CatalogueTable"
 JOB_QUEUE = "ProcessingQueue"
 DEAD_LETTER_QUEUE = "ProcessingDeadLetterQueue"
 
 
 def images_bucket(runner: RunnerProcess) -> str:
     return runner.resource("buckets", IMAGES_BUCKET)
+
+
+def catalogue(runner: RunnerProcess) -> records.Catalogue:
+    """The runner's catalogue table, read and written as the functions do."""
+    return records.Catalogue(runner.client("dynamodb"), runner.resource("tables", CATALOGUE_TABLE))
 
 
 def job_queue(runner: RunnerProcess) -> str:

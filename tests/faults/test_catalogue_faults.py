@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests import images
+from local_runner.harness import object_keys, queue_depth
+from samples import images
 from tests.faults.test_unit_faults import FAULTS, flaky, queued_job
 from tests.functions.conftest import (
     BUCKET,
@@ -27,7 +28,6 @@ from tests.functions.conftest import (
     upload_event,
 )
 from tests.functions.test_catalogue import catalogue_event
-from tests.hostile.state import object_keys, queue_depth
 
 
 def upload(functions: Functions, context: LambdaContext) -> dict[str, Any]:

@@ -21,12 +21,20 @@ from pathlib import Path
 
 import pytest
 import requests
+from image_service import records
 from PIL import Image
 
 from local_runner import harness
 from local_runner.harness import RunnerProcess, poll
 from tests.local_runner.assemblies import synthesized
-from tests.support import dead_letter_queue, depths, images_bucket, job_queue, post
+from tests.support import (
+    catalogue,
+    dead_letter_queue,
+    depths,
+    images_bucket,
+    job_queue,
+    post,
+)
 
 pytestmark = pytest.mark.slow  # drives the local runner
 
@@ -187,6 +195,19 @@ def test_poison_messages_end_in_the_dlq_the_alarm_watches(service: RunnerProcess
     undecodable = "01JDXK9V3Q8ZJ4W6M2T5R7Y0AB.jpg"
     never_uploaded = "01JDXK9V3Q8ZJ4W6M2T5R7Y0AC.png"
     s3.put_object(Bucket=bucket, Key=f"originals/{undecodable}", Body=b"\xff\xd8\xffjunk")
+    for name in (undecodable, never_uploaded):  # catalogued, as an upload would have
+        catalogue(service).create(
+            records.pending_record(
+                image_id=name[:26],
+                name=name,
+                content_type="image/jpeg",
+                size=7,
+                width=1,
+                height=1,
+                filename="",
+                token_hash=records.token_hash("t"),
+            )
+        )
     bodies = [
         json.dumps({"v": 1, "bucket": bucket, "key": f"originals/{name}", "id": name[:26]})
         for name in (undecodable, never_uploaded)
@@ -226,10 +247,9 @@ def test_poison_messages_end_in_the_dlq_the_alarm_watches(service: RunnerProcess
     )
     # The missing original was retried as a transient fault, and given up on at the last try.
     assert thumbnail_status(service, never_uploaded) == "ThumbnailFailed"
-    marker = json.loads(
-        s3.get_object(Bucket=bucket, Key=f"thumbnails/_failed/{never_uploaded}")["Body"].read()
-    )
-    assert marker["attempts"] == MAX_RECEIVE_COUNT
+    record = catalogue(service).get(never_uploaded[:26])
+    assert record is not None
+    assert record["error"]["code"] == "RenderFailed"
     for message in received:
         sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from image_service import records
 
-from tests import images
+from samples import images
 from tests.functions.conftest import (
     BUCKET,
     Aws,
