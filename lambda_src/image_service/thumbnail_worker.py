@@ -7,6 +7,9 @@ is written, so the download function can answer `ThumbnailFailed` instead of "pe
 forever; the message still goes on to the dead-letter queue for the alarm. On the last
 delivery the marker is written *before* rendering, because a worker that is killed (out of
 memory, timeout) runs no handler code afterwards; it is removed again if the render succeeds.
+
+Each job adds one value to the metrics in `contract.WorkerMetric` (rendered or failed, and
+the render time), printed once per batch in CloudWatch's embedded metric format.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -29,10 +33,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_service import imaging, names
 from image_service.config import load_config
+from image_service.contract import MetricDimension, WorkerMetric
 from image_service.errors import InvalidImage, UnsupportedMediaType
 
 CONFIG = load_config()
 logger = Logger()
+metrics = Metrics()  # namespace and service from POWERTOOLS_METRICS_NAMESPACE / _SERVICE_NAME
 s3 = boto3.client("s3")
 # Always answer with batchItemFailures, even when every record failed, so the event source
 # retries exactly the failed messages and the local runner sees one behaviour.
@@ -93,6 +99,19 @@ def render_job(job: Job) -> dict[str, int]:
 
 
 def record_handler(record: SQSRecord) -> None:
+    try:
+        render_time_ms = render_record(record)
+    except Exception:
+        metrics.add_metric(name=WorkerMetric.FAILED, unit=MetricUnit.Count, value=1)
+        raise
+    metrics.add_metric(name=WorkerMetric.RENDERED, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name=WorkerMetric.RENDER_TIME, unit=MetricUnit.Milliseconds, value=render_time_ms
+    )
+
+
+def render_record(record: SQSRecord) -> float:
+    """Do the record's job; its time in milliseconds."""
     started = time.perf_counter()
     attempts = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
     log: dict[str, Any] = {"message_id": record.message_id, "attempts": attempts}
@@ -118,10 +137,13 @@ def record_handler(record: SQSRecord) -> None:
         s3.delete_object(Bucket=CONFIG.bucket_name, Key=names.failed_marker_key(job.name))
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
     logger.info("job done", extra={**log, "bytes": sizes, "duration_ms": duration_ms})
+    return duration_ms
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    metrics.add_dimension(name=MetricDimension.FUNCTION_NAME, value=context.function_name)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

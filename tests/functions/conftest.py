@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
+from image_service.contract import METRICS_NAMESPACE
 from moto import mock_aws
 
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -42,6 +43,7 @@ FUNCTION_ENV = {
     "CORS_ORIGINS": "*",
     "POWERTOOLS_SERVICE_NAME": "image-service",
     "POWERTOOLS_LOG_LEVEL": "INFO",
+    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
 }
 
 
