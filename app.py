@@ -12,8 +12,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 import aws_cdk as cdk
+
+# stacks/ imports the facts it shares with the functions from lambda_src/image_service/contract.py.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "lambda_src"))
 
 from stacks.image_service_stack import ImageServiceStack
 from stacks.settings import Settings, SettingsError

@@ -11,7 +11,9 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from image_service.contract import METRICS_NAMESPACE
 
+from stacks.acknowledgements import skip_checkov
 from stacks.service_function import ServiceFunction
 from stacks.settings import Settings
 
@@ -64,6 +66,21 @@ class ThumbnailProcessing(Construct):
                 queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
             ),
         )
+        skip_checkov(
+            self.queue,
+            {
+                "CKV_AWS_27": "Encrypted at rest with SQS-managed SSE (SqsManagedSseEnabled), "
+                "which this check does not recognise; S3 event notifications cannot reach a "
+                "queue under the AWS-managed aws/sqs key, and a customer key costs $1/month",
+            },
+        )
+        skip_checkov(
+            self.dead_letter_queue,
+            {
+                "CKV_AWS_27": "Encrypted at rest with SQS-managed SSE (SqsManagedSseEnabled), "
+                "which this check does not recognise; the same encryption as its job queue",
+            },
+        )
         self.worker = ServiceFunction(
             self,
             "Worker",
@@ -77,6 +94,7 @@ class ThumbnailProcessing(Construct):
                 "RENDITIONS": renditions_json(settings),
                 "MAX_IMAGE_PIXELS": str(settings.max_image_pixels),
                 "MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
             layers=[pillow, powertools],
         )

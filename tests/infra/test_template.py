@@ -171,7 +171,7 @@ def test_worker_reports_partial_batch_failures_with_bounded_batches(
 # --- functions ------------------------------------------------------------------------------
 
 
-def test_four_functions_with_explicit_runtime_architecture_memory_and_tracing(
+def test_four_functions_with_explicit_runtime_architecture_and_memory(
     template: Template,
 ) -> None:
     for handler in HANDLERS:
@@ -179,7 +179,15 @@ def test_four_functions_with_explicit_runtime_architecture_memory_and_tracing(
         assert properties["Runtime"] == "python3.13"
         assert properties["Architectures"] == ["arm64"]
         assert 128 <= properties["MemorySize"] <= 10240
-        assert properties["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_nothing_is_traced_so_no_function_may_write_traces(template: Template) -> None:
+    # Tracing is off on purpose (docs/PERFORMANCE.md): no X-Ray cost per trace, and no
+    # X-Ray statement, whose actions take no resource ARN (a `Resource: *` grant).
+    template.has_resource_properties("AWS::ApiGateway::Stage", {"TracingEnabled": False})
+    for handler in HANDLERS:
+        assert "TracingConfig" not in function(template, handler)["Properties"]
+        assert not may(template, handler, "xray:PutTraceSegments", "*")
 
 
 def test_api_functions_finish_before_api_gateway_gives_up(template: Template) -> None:
@@ -204,7 +212,8 @@ def test_functions_get_the_environment_the_handlers_read(template: Template) -> 
         UPLOAD: common | {"QUEUE_URL", "MAX_UPLOAD_BYTES", "MAX_IMAGE_PIXELS", "CORS_ORIGINS"},
         DOWNLOAD_IMAGE: common | {"CORS_ORIGINS"},
         DOWNLOAD_THUMBNAIL: common | {"RENDITIONS", "DEFAULT_RENDITION", "CORS_ORIGINS"},
-        WORKER: common | {"RENDITIONS", "MAX_IMAGE_PIXELS", "MAX_RECEIVE_COUNT"},
+        WORKER: common
+        | {"RENDITIONS", "MAX_IMAGE_PIXELS", "MAX_RECEIVE_COUNT", "POWERTOOLS_METRICS_NAMESPACE"},
     }
     for handler, names in expected.items():
         variables = function(template, handler)["Properties"]["Environment"]["Variables"]
@@ -300,13 +309,12 @@ def test_api_passes_every_body_through_as_binary(template: Template) -> None:
     template.has_resource_properties("AWS::ApiGateway::RestApi", {"BinaryMediaTypes": ["*/*"]})
 
 
-def test_stage_is_throttled_traced_and_access_logged(template: Template, stage: str) -> None:
+def test_stage_is_throttled_and_access_logged(template: Template, stage: str) -> None:
     rate, burst = {"dev": (50, 100), "prod": (100, 200)}[stage]
     template.has_resource_properties(
         "AWS::ApiGateway::Stage",
         {
             "StageName": stage,
-            "TracingEnabled": True,
             "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
             "MethodSettings": Match.array_with(
                 [
@@ -434,6 +442,7 @@ def test_outputs_name_what_a_user_needs_after_deploying(templates: dict[str, Tem
         "QueueUrl",
         "DeadLetterQueueUrl",
         "AlarmTopicArn",
+        "DashboardUrl",
         "UploadFunctionName",
         "DownloadImageFunctionName",
         "DownloadThumbnailFunctionName",
@@ -457,6 +466,7 @@ PHYSICAL_NAME_PROPERTIES = {
     "LogGroupName",
     "LayerName",
     "AlarmName",
+    "DashboardName",
     "ManagedPolicyName",
 }
 
