@@ -25,7 +25,7 @@ FIVE_MINUTES = 300
 def alarm(template: Template, name: str) -> dict[str, Any]:
     """The alarm the Monitoring construct creates with id `name`."""
     pattern = re.compile(rf"Monitoring{name}[0-9A-F]{{8}}")
-    found = [
+    found: list[dict[str, Any]] = [
         properties["Properties"]
         for logical_id, properties in template.find_resources("AWS::CloudWatch::Alarm").items()
         if pattern.fullmatch(logical_id)
