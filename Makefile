@@ -6,6 +6,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+CHECKOV_VENV := .venv-checkov
 STAGE ?= dev
 PORT ?= 3000
 
@@ -30,7 +31,7 @@ help:
 	@echo "make local            run the whole service on http://127.0.0.1:$(PORT) (no AWS, no Docker)"
 	@echo "make test             run every test"
 	@echo "make test-fast        every test that starts no local runner, CDK CLI or layer build (< 1 min)"
-	@echo "make lint             ruff and mypy"
+	@echo "make lint             ruff, mypy, and checkov over both stages' templates"
 	@echo "make synth            synthesize both stages into cdk.out/"
 	@echo "make bootstrap        once per account and region: cdk bootstrap"
 	@echo "make diff STAGE=dev   show what a deploy would change"
@@ -53,7 +54,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund $(NPM_CI_FLAGS)
 	touch $@
 
-setup: $(VENV)/.installed node_modules/.installed
+# checkov pins boto3 and packaging far from requirements-dev.txt's pins: a venv of its own.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --quiet -r requirements-checkov.txt
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
 
 test: setup
 	$(PY) -m pytest
@@ -66,6 +73,7 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy app.py stacks lambda_src local_runner tests bench loadtest
+	$(PY) -m tests.infra.checkov_scan
 
 synth: setup
 	$(CDK) synth --quiet --no-notices -c stage=dev --output cdk.out/dev

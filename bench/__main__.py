@@ -3,7 +3,8 @@
 Environment:
   QUICK=1        fewer inputs and repetitions (about a minute); results go to bench/.cache/
   IMAGES=dir     benchmark the images in `dir` instead of the generated ones
-  PARTS=a,b      only some parts: render, memory, quality, coldstart, load (default: all)
+  PARTS=a,b      only some parts: render, memory, quality, coldstart, calls, load
+                 (default: all)
 
 A full run on the generated inputs writes its figures to docs/bench-results.md; every number
 there comes from the run that wrote it.
@@ -28,7 +29,7 @@ from typing import Any
 
 os.environ.setdefault("VIPS_CONCURRENCY", "1")  # before anything loads libvips
 
-from bench import cases, coldstart, inputs, load, proto, quality
+from bench import calls, cases, coldstart, inputs, load, proto, quality
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "bench-results.md"
@@ -38,16 +39,20 @@ QUICK_RESULTS = inputs.CACHE.parent / "bench-results.md"
 def _worker_memory_mb() -> int:
     """The worker's configured memory, read from the stack's source (importing the stack would
     load aws_cdk into the benchmark for one number)."""
-    source = (ROOT / "stacks" / "processing.py").read_text()
+    source = (ROOT / "stacks" / "limits.py").read_text()
     found = re.search(r"^WORKER_MEMORY_MB = (\d+)", source, re.MULTILINE)
     if found is None:
-        raise SystemExit("stacks/processing.py: WORKER_MEMORY_MB not found")
+        raise SystemExit("stacks/limits.py: WORKER_MEMORY_MB not found")
     return int(found.group(1))
 
 
 WORKER_MEMORY_MB = _worker_memory_mb()
 
-PARTS = ("render", "memory", "quality", "coldstart", "load")
+PARTS = ("render", "memory", "quality", "coldstart", "calls", "load")
+# The last revision whose API functions had a hand-made adapter instead of Powertools' REST
+# resolver: the cold-start A/B measures what the resolver costs against it.
+BEFORE_RESOLVER = "e47c08c"
+RESOLVER_BUDGET_MS = 15
 
 
 @dataclass
@@ -371,6 +376,59 @@ def bench_coldstart(settings: Settings, report: Report) -> None:
         listed = ", ".join(f"{pkg} {ms:.0f}" for pkg, ms in top)
         report.add(f"- `{module}`: {listed}")
 
+    bench_resolver(settings, report)
+
+
+def bench_resolver(settings: Settings, report: Report) -> None:
+    """What Powertools' REST resolver costs each API function at cold start, against the
+    hand-made adapter it replaced, measured in one interleaved run."""
+    known = subprocess.run(
+        ["git", "cat-file", "-e", f"{BEFORE_RESOLVER}^{{commit}}"], cwd=ROOT, check=False
+    )
+    if known.returncode != 0:
+        report.add("", f"Resolver A/B skipped: revision {BEFORE_RESOLVER} is not in this clone.")
+        return
+    rounds = 9 if settings.quick else 21
+    figures = coldstart.compare(BEFORE_RESOLVER, rounds)
+    before, after = figures[BEFORE_RESOLVER], figures["tree"]
+    report.add(
+        "",
+        f"### Powertools' REST resolver ({rounds} rounds, interleaved with {BEFORE_RESOLVER})",
+        "",
+        f"CPU ms above the baseline (boto3 + client: {after['baseline (boto3 + client)']:.0f} ms)"
+        f" at {BEFORE_RESOLVER} (hand-made adapter) and now (resolver).",
+        "",
+        "| function | adapter | resolver | difference |",
+        "|---|---:|---:|---:|",
+    )
+    for name in ("upload", "download-image", "download-thumbnail"):
+        extra = after[name] - before[name]
+        report.add(f"| {name} | {before[name]:.1f} | {after[name]:.1f} | {extra:+.1f} |")
+        report.goal(
+            f"cold start {name}: the resolver adds <= {RESOLVER_BUDGET_MS} ms",
+            f"{extra:+.1f} ms",
+            extra <= RESOLVER_BUDGET_MS,
+        )
+
+
+def bench_calls(report: Report) -> None:
+    measured = calls.measure()
+    report.add(
+        "",
+        "## AWS calls per operation",
+        "",
+        "Counted from botocore's `before-call` events, the functions running against moto; the "
+        "minimum is the fewest calls the design needs (reasons in `bench/calls.py`).",
+        "",
+        *calls.table(measured),
+    )
+    report.goal(
+        "every operation makes its minimum of AWS calls",
+        ", ".join(op for op, minimum in calls.MINIMUM.items() if measured.get(op) != minimum)
+        or "all at the minimum",
+        measured == calls.MINIMUM,
+    )
+
 
 def bench_load(items: list[inputs.BenchInput], settings: Settings, report: Report) -> None:
     report.add("", "## Local runner: upload to thumbnail ready", "")
@@ -484,6 +542,7 @@ def main() -> None:
     parts: tuple[tuple[str, Callable[[], None]], ...] = (
         ("quality", lambda: bench_quality(items, report)),
         ("coldstart", lambda: bench_coldstart(settings, report)),
+        ("calls", lambda: bench_calls(report)),
         ("load", lambda: bench_load(items, settings, report)),
     )
     for part, run in parts:
@@ -492,9 +551,7 @@ def main() -> None:
             run()
             timings[part] = time.perf_counter() - t0
     if report.goals:
-        report.add(
-            "", "## Goals of issue 5 in this run", "", "| goal | measured | met |", "|---|---|---|"
-        )
+        report.add("", "## Goals in this run", "", "| goal | measured | met |", "|---|---|---|")
         for what, measured, met in report.goals:
             report.add(f"| {what} | {measured} | {'yes' if met else 'NO'} |")
     elapsed = time.perf_counter() - started

@@ -32,6 +32,7 @@ IGNORED_TYPES: Mapping[str, str] = {
     "AWS::SNS::TopicPolicy": "alarm notifications: no alarms fire locally",
     "AWS::SNS::Subscription": "alarm notifications: no alarms fire locally",
     "AWS::CloudWatch::Alarm": "no metrics locally; each request and batch logs a line instead",
+    "AWS::CloudWatch::Dashboard": "no metrics locally: the worker's EMF lines go to this terminal",
     "AWS::Logs::LogGroup": "function and access logs go to this terminal",
     "AWS::Lambda::LayerVersion": "layer contents come from the venv (same pinned packages)",
     "AWS::Lambda::Permission": "API Gateway and SQS may always invoke the local functions",

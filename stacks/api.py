@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
@@ -14,11 +14,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from image_service.contract import Env, origins_to_env, renditions_to_json
 
-from stacks.acknowledgements import APIGW_PUSH_TO_CLOUDWATCH, acknowledge
-from stacks.service_function import LOG_RETENTION, ServiceFunction
+from stacks.acknowledgements import APIGW_PUSH_TO_CLOUDWATCH, acknowledge, skip_checkov
+from stacks.limits import API_TIMEOUT
+from stacks.service_function import LOG_RETENTION, LOGS_WITHOUT_KMS, ServiceFunction
 from stacks.settings import Settings
-
-API_TIMEOUT = Duration.seconds(20)  # well under API Gateway's 29 s integration limit
 
 
 class Api(Construct):
@@ -104,9 +103,12 @@ class Api(Construct):
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=LOG_RETENTION, removal_policy=settings.removal
         )
+        skip_checkov(access_logs, {"CKV_AWS_158": LOGS_WITHOUT_KMS})
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",
+            # The stack's name, unique in an account and region, is the ApiName of its metrics.
+            rest_api_name=Stack.of(self).stack_name,
             description=f"Image service ({settings.stage})",
             # Every body is handed to the functions base64-encoded and every isBase64Encoded
             # response is returned as bytes, whatever Accept header the client sends.
@@ -145,7 +147,7 @@ class Api(Construct):
                     status=True,
                     user=False,
                 ),
-                tracing_enabled=True,
+                tracing_enabled=False,  # as the functions: docs/PERFORMANCE.md, "Tracing"
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 metrics_enabled=True,
             ),
@@ -221,6 +223,16 @@ class Api(Construct):
                 "abuse. Attach a web ACL to the stage when exposing it widely",
             },
         )
+        skip_checkov(
+            self.rest_api.deployment_stage,
+            {
+                "CKV_AWS_120": "No API cache: its instance is billed by the hour, used or not; "
+                "downloads are immutable and carry Cache-Control for browsers and CDNs, and "
+                "uploads must never be cached",
+                "CKV_AWS_73": "Tracing is off on purpose, like the functions': the X-Ray SDK "
+                "would add about half again to every cold start (docs/PERFORMANCE.md, Tracing)",
+            },
+        )
         auth_reason = (
             "The service is an open image store by design (see README): no user identities. "
             "Stages with apiKeyRequired gate every route with an API key and usage plan"
@@ -230,3 +242,11 @@ class Api(Construct):
                 acknowledge(
                     method, {"AwsSolutions-APIG4": auth_reason, "AwsSolutions-COG4": auth_reason}
                 )
+                if not settings.api_key_required:
+                    skip_checkov(
+                        method,
+                        {
+                            "CKV_AWS_59": "apiKeyRequired is false in this stage's settings: "
+                            "open on purpose. " + auth_reason
+                        },
+                    )

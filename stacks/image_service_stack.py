@@ -68,7 +68,10 @@ class ImageServiceStack(Stack):
         monitoring = Monitoring(
             self,
             "Monitoring",
+            api_stage=api.rest_api.deployment_stage,
+            queue=processing.queue,
             dead_letter_queue=processing.dead_letter_queue,
+            worker=processing.worker.function,
             functions={
                 "Upload": api.upload.function,
                 "DownloadImage": api.download_image.function,
@@ -125,6 +128,7 @@ class ImageServiceStack(Stack):
             "QueueUrl": processing.queue.queue_url,
             "DeadLetterQueueUrl": processing.dead_letter_queue.queue_url,
             "AlarmTopicArn": monitoring.topic.topic_arn,
+            "DashboardUrl": monitoring.dashboard_url,
             "UploadFunctionName": api.upload.function.function_name,
             "DownloadImageFunctionName": api.download_image.function.function_name,
             "DownloadThumbnailFunctionName": api.download_thumbnail.function.function_name,

@@ -9,13 +9,19 @@ from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+from image_service.contract import SERVICE_NAME
 
-from stacks.acknowledgements import LAMBDA_BASIC_EXECUTION, acknowledge
+from stacks.acknowledgements import LAMBDA_BASIC_EXECUTION, acknowledge, skip_checkov
 from stacks.settings import Settings
 
 LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 LATEST_PYTHON = lambda_.Runtime.PYTHON_3_14
+# Log groups, for checkov's CKV_AWS_158.
+LOGS_WITHOUT_KMS = (
+    "CloudWatch Logs encrypts every log group at rest; these hold request metadata, never image "
+    "bytes or secrets, so a customer-managed key would add $1/month and a key policy for nothing"
+)
 
 
 def lambda_runtime(settings: Settings) -> lambda_.Runtime:
@@ -29,7 +35,7 @@ def lambda_architecture(settings: Settings) -> lambda_.Architecture:
 
 
 class ServiceFunction(Construct):
-    """A function from `lambda_src/` with its own log group, tracing and explicit limits."""
+    """A function from `lambda_src/` with its own log group and explicit limits."""
 
     def __init__(
         self,
@@ -66,21 +72,39 @@ class ServiceFunction(Construct):
             memory_size=memory_size,
             timeout=timeout,
             environment={
-                "POWERTOOLS_SERVICE_NAME": "image-service",
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 **environment,
             },
             layers=layers,
             log_group=self.log_group,
-            tracing=lambda_.Tracing.ACTIVE,
+            # No X-Ray: its SDK would add about half again to every cold start; request ids in
+            # the logs, the metrics and the alarms cover this short path (docs/PERFORMANCE.md).
+            tracing=lambda_.Tracing.DISABLED,
         )
         acknowledge(
             self,
             {
                 LAMBDA_BASIC_EXECUTION: "AWS-maintained, logs:CreateLogGroup/CreateLogStream/"
                 "PutLogEvents only: what every function needs to write its logs",
-                "AwsSolutions-IAM5[Resource::*]": "Active tracing: X-Ray's PutTraceSegments and "
-                "PutTelemetryRecords accept no resource ARN",
+            },
+        )
+        skip_checkov(self.log_group, {"CKV_AWS_158": LOGS_WITHOUT_KMS})
+        skip_checkov(
+            self.function,
+            {
+                "CKV_AWS_115": "Concurrency is bounded where it is decided: stage throttling for "
+                "the API functions, the event source's maximum concurrency for the worker. "
+                "Reserving it would take it from the account's other functions, and Lambda "
+                "refuses reservations that leave under 100 unreserved (a new account has 10)",
+                "CKV_AWS_116": "A Lambda DLQ keeps failed asynchronous invocations only: API "
+                "Gateway invokes the API functions synchronously (the client gets the error) and "
+                "the SQS event source the worker, whose failed jobs go to the queue's DLQ",
+                "CKV_AWS_117": "Calls only S3 and SQS through their public, IAM-authorised TLS "
+                "endpoints: nothing private to reach, and a VPC would need NAT or endpoints, "
+                "billed by the hour",
+                "CKV_AWS_173": "The environment holds resource names and limits, no secret; "
+                "Lambda already encrypts it at rest with its AWS-managed key",
             },
         )
         if settings.runtime != LATEST_PYTHON.name:

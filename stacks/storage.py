@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.acknowledgements import skip_checkov
 from stacks.settings import Settings
 
 
@@ -40,4 +41,40 @@ class Storage(Construct):
             lifecycle_rules=[
                 s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(1))
             ],
+        )
+        skip_checkov(
+            self.bucket,
+            {
+                "CKV_AWS_21": "Versioning stays off: deleting a photo must really remove it, and "
+                "a versioned bucket would keep it as a noncurrent version (for days, even with "
+                "noncurrent-version expiry)",
+            },
+        )
+        skip_checkov(
+            self.access_logs,
+            {
+                "CKV_AWS_21": "Versioning stays off: only S3 log delivery writes here and logs "
+                "expire after 90 days; noncurrent versions would keep them longer for nothing",
+                "CKV_AWS_18": "This is the access-log destination: logging its own access would "
+                "log every log delivery, and another log bucket would need one in turn",
+            },
+        )
+        if settings.removal == RemovalPolicy.DESTROY:
+            self._skip_auto_delete_provider()
+
+    def _skip_auto_delete_provider(self) -> None:
+        """The function CDK adds (once per stack) to empty the buckets of a deleted stack."""
+        provider = Stack.of(self).node.find_child(
+            "Custom::S3AutoDeleteObjectsCustomResourceProvider"
+        )
+        skip_checkov(
+            provider.node.find_child("Handler"),
+            {
+                "CKV_AWS_115": "CDK's auto-delete provider runs only while CloudFormation "
+                "deletes the stack, one invocation per bucket: nothing to bound",
+                "CKV_AWS_116": "CDK's auto-delete provider is invoked by CloudFormation, which "
+                "reports a failure in the stack's events: no event to keep in a DLQ",
+                "CKV_AWS_117": "CDK's auto-delete provider calls only S3's public API to empty "
+                "the buckets: nothing private to reach from a VPC",
+            },
         )

@@ -11,6 +11,9 @@ succeeds makes it `ready`.
 
 Deletion wins every race: each outcome is a conditional update that a deleted (or deleting)
 record refuses, and a worker whose update is refused removes the thumbnails it wrote.
+
+Each job adds one value to the metrics in `contract.WorkerMetric` (rendered or failed, and
+the render time), printed once per batch in CloudWatch's embedded metric format.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -35,12 +39,14 @@ from botocore.exceptions import ClientError
 
 from image_service import imaging, names, records
 from image_service.config import WorkerConfig
+from image_service.contract import MetricDimension, WorkerMetric
 from image_service.errors import InvalidImage, UnsupportedMediaType
 from image_service.records import Outcome
 from image_service.storage import delete_objects, is_missing
 
 CONFIG = WorkerConfig.from_environ(os.environ)
 logger = Logger()
+metrics = Metrics()  # namespace and service from POWERTOOLS_METRICS_NAMESPACE / _SERVICE_NAME
 s3 = boto3.client("s3")
 catalogue = records.Catalogue(boto3.client("dynamodb"), CONFIG.table_name)
 # Always answer with batchItemFailures, even when every record failed, so the event source
@@ -105,6 +111,21 @@ def render_job(job: Job) -> dict[str, imaging.Rendered]:
 
 
 def record_handler(record: SQSRecord) -> None:
+    try:
+        render_time_ms = render_record(record)
+    except Exception:
+        metrics.add_metric(name=WorkerMetric.FAILED, unit=MetricUnit.Count, value=1)
+        raise
+    if render_time_ms is None:
+        return  # the image was deleted: nothing was rendered, nothing failed
+    metrics.add_metric(name=WorkerMetric.RENDERED, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name=WorkerMetric.RENDER_TIME, unit=MetricUnit.Milliseconds, value=render_time_ms
+    )
+
+
+def render_record(record: SQSRecord) -> float | None:
+    """Do the record's job: its time in milliseconds, or None if the image was deleted."""
     started = time.perf_counter()
     attempts = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
     log: dict[str, Any] = {"message_id": record.message_id, "attempts": attempts}
@@ -117,7 +138,7 @@ def record_handler(record: SQSRecord) -> None:
     last_try = attempts >= CONFIG.max_receive_count
     if last_try and catalogue.mark_failed(job.id, *GAVE_UP) is Outcome.GONE:
         logger.info("image deleted; job dropped", extra=log)
-        return
+        return None
     try:
         rendered = render_job(job)
     except (InvalidImage, UnsupportedMediaType) as err:
@@ -127,7 +148,7 @@ def record_handler(record: SQSRecord) -> None:
     except ClientError as err:
         if is_missing(err) and catalogue.is_gone(job.id):
             logger.info("image deleted; job dropped", extra=log)
-            return
+            return None
         logger.exception("job failed", extra={**log, "last_try": last_try})
         raise
     except Exception:
@@ -148,14 +169,17 @@ def record_handler(record: SQSRecord) -> None:
     if outcome is Outcome.GONE:
         remove_thumbnails(job)
         logger.info("image deleted while rendering; thumbnails removed", extra=log)
-        return
+        return None
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
     sizes = {rendition: len(t.body) for rendition, t in rendered.items()}
     logger.info("job done", extra={**log, "bytes": sizes, "duration_ms": duration_ms})
+    return duration_ms
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    metrics.add_dimension(name=MetricDimension.FUNCTION_NAME, value=context.function_name)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

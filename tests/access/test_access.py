@@ -3,8 +3,8 @@
 What the template guarantees is asserted in tests/infra/test_template.py and not repeated
 here: the bucket blocks all public access and refuses non-TLS requests
 (test_buckets_block_all_public_access, test_buckets_refuse_requests_without_tls), the
-queues refuse non-TLS requests, the stage is throttled (test_stage_is_throttled_traced_and_
-access_logged), prod requires an API key (test_api_key_required_in_prod_and_not_in_dev),
+queues refuse non-TLS requests, the stage is throttled (test_stage_is_throttled_and_access_
+logged), prod requires an API key (test_api_key_required_in_prod_and_not_in_dev),
 and each function's grants are scoped to its key prefix. Id randomness (80 bits from
 `secrets`) is tested in tests/functions/test_names.py.
 """

@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 from image_service import records
-from image_service.contract import FEED_INDEX, FEED_PARTITION, FEED_PROJECTION, TABLE_KEY
+from image_service.contract import METRICS_NAMESPACE, catalogue_keys
 from moto import mock_aws
 
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -46,6 +46,7 @@ FUNCTION_ENV = {
     "CORS_ORIGINS": "*",
     "POWERTOOLS_SERVICE_NAME": "image-service",
     "POWERTOOLS_LOG_LEVEL": "INFO",
+    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
 }
 
 
@@ -73,32 +74,11 @@ def functions() -> Iterator[Functions]:
 
 
 def create_catalogue_table(dynamodb: Any, name: str) -> None:
-    """The catalogue's key schema and feed index, as the stack declares them. Idempotent, like
+    """The catalogue's keys and feed index, as the stack declares them. Idempotent, like
     the bucket and queue creation: several test folders share one in-process moto."""
     if name in dynamodb.list_tables()["TableNames"]:
         return
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": TABLE_KEY, "AttributeType": "S"},
-            {"AttributeName": FEED_PARTITION, "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": TABLE_KEY, "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": FEED_INDEX,
-                "KeySchema": [
-                    {"AttributeName": FEED_PARTITION, "KeyType": "HASH"},
-                    {"AttributeName": TABLE_KEY, "KeyType": "RANGE"},
-                ],
-                "Projection": {
-                    "ProjectionType": "INCLUDE",
-                    "NonKeyAttributes": list(FEED_PROJECTION),
-                },
-            }
-        ],
-    )
+    dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **catalogue_keys())
 
 
 @dataclass(frozen=True)

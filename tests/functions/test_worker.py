@@ -8,6 +8,7 @@ from io import BytesIO
 from typing import Any
 
 import pytest
+from image_service.contract import METRICS_NAMESPACE, SERVICE_NAME, MetricDimension, WorkerMetric
 from PIL import Image
 
 from samples import images
@@ -318,3 +319,95 @@ def test_a_replay_after_ready_on_the_last_try_stays_ready(
     replay = run(functions, context, job_body(name), receive_count=MAX_RECEIVE_COUNT)
     assert replay == {"batchItemFailures": []}
     assert aws.record(ID)["status"] == "ready"  # type: ignore[index]
+
+
+# --- metrics --------------------------------------------------------------------------------
+
+
+def emitted_metrics(output: str) -> list[dict[str, Any]]:
+    """The embedded-metric-format documents among the JSON lines the worker printed."""
+    documents = []
+    for line in output.splitlines():
+        if line.startswith("{") and "_aws" in (document := json.loads(line)):
+            documents.append(document)
+    return documents
+
+
+def values(document: dict[str, Any], metric: str) -> list[float]:
+    """EMF writes one value as a number and several (one per job) as a list."""
+    value = document.get(metric, [])
+    return value if isinstance(value, list) else [value]
+
+
+def the_batch_metrics(output: str, context: LambdaContext) -> dict[str, Any]:
+    documents = emitted_metrics(output)
+    assert len(documents) == 1, "one document per invocation"
+    document = documents[0]
+    [directive] = document["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == METRICS_NAMESPACE
+    # Exactly the dimensions the stack's alarm and dashboard name (tests/infra).
+    assert [sorted(names) for names in directive["Dimensions"]] == [
+        sorted([MetricDimension.FUNCTION_NAME, MetricDimension.SERVICE])
+    ]
+    assert document[MetricDimension.FUNCTION_NAME] == context.function_name
+    assert document[MetricDimension.SERVICE] == SERVICE_NAME
+    document["units"] = {m["Name"]: m["Unit"] for m in directive["Metrics"]}
+    return document
+
+
+def test_a_rendered_job_is_counted_with_its_render_time(
+    functions: Functions, aws: Aws, context: LambdaContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = f"{ID}.jpg"
+    store_original(aws, name, images.jpeg(800, 600))
+    capsys.readouterr()
+    assert run(functions, context, job_body(name)) == {"batchItemFailures": []}
+    metrics = the_batch_metrics(capsys.readouterr().out, context)
+    assert metrics["units"] == {
+        WorkerMetric.RENDERED: "Count",
+        WorkerMetric.RENDER_TIME: "Milliseconds",
+    }
+    assert values(metrics, WorkerMetric.RENDERED) == [1]
+    [render_time] = values(metrics, WorkerMetric.RENDER_TIME)
+    assert 0 < render_time < 60_000
+    assert values(metrics, WorkerMetric.FAILED) == []
+
+
+def test_failed_jobs_are_counted_apart_from_rendered_ones(
+    functions: Functions, aws: Aws, context: LambdaContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, missing = f"{ID}.png", "01JDXK9V3Q8ZJ4W6M2T5R7Y0AC.jpg"  # no original for `missing`
+    store_original(aws, good, images.png(64, 48), "image/png")
+    aws.add_record(missing, "pending")
+    capsys.readouterr()
+    response = run(functions, context, "this is not json", job_body(good), job_body(missing))
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": "message-0"}, {"itemIdentifier": "message-2"}]
+    }
+    metrics = the_batch_metrics(capsys.readouterr().out, context)
+    assert metrics["units"][WorkerMetric.FAILED] == "Count"
+    assert values(metrics, WorkerMetric.FAILED) == [1, 1]
+    assert values(metrics, WorkerMetric.RENDERED) == [1]
+    assert len(values(metrics, WorkerMetric.RENDER_TIME)) == 1  # failed jobs have no render time
+
+
+def test_a_batch_where_every_job_failed_still_reports_its_failures(
+    functions: Functions, aws: Aws, context: LambdaContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    name = f"{ID}.jpg"  # no such original: S3 answers NoSuchKey
+    aws.add_record(name, "pending")
+    response = run(functions, context, job_body(name), receive_count=MAX_RECEIVE_COUNT)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
+    metrics = the_batch_metrics(capsys.readouterr().out, context)
+    assert values(metrics, WorkerMetric.FAILED) == [1]
+    assert WorkerMetric.RENDERED not in metrics
+    assert WorkerMetric.RENDER_TIME not in metrics
+
+
+def test_a_job_for_a_deleted_image_is_neither_rendered_nor_failed(
+    functions: Functions, aws: Aws, context: LambdaContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert run(functions, context, job_body(f"{ID}.jpg")) == {"batchItemFailures": []}
+    assert emitted_metrics(capsys.readouterr().out) == []  # nothing to count

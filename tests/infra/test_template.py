@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
+from image_service.contract import catalogue_keys
 
-from stacks.processing import MAX_RECEIVE_COUNT
+from stacks.limits import MAX_RECEIVE_COUNT
 from tests.infra.policies import allowed_statements, function_id, may
 
 UPLOAD = "image_service.upload.handler"
@@ -195,6 +196,16 @@ def test_prod_table_survives_its_stack_and_a_careless_delete(
     assert dev["Properties"].get("DeletionProtectionEnabled") in (None, False)
 
 
+def test_table_keys_are_the_ones_the_functions_expect(template: Template) -> None:
+    properties = resource(template, TABLE)["Properties"]
+    expected = catalogue_keys()
+    assert properties["KeySchema"] == expected["KeySchema"]
+    assert sorted(properties["AttributeDefinitions"], key=str) == sorted(
+        expected["AttributeDefinitions"], key=str
+    )
+    assert properties["GlobalSecondaryIndexes"] == expected["GlobalSecondaryIndexes"]
+
+
 def test_feed_is_a_sparse_index_newest_first_without_the_token_hash(template: Template) -> None:
     (index,) = resource(template, TABLE)["Properties"]["GlobalSecondaryIndexes"]
     assert index["IndexName"] == "feed"
@@ -211,7 +222,7 @@ def test_feed_is_a_sparse_index_newest_first_without_the_token_hash(template: Te
 # --- functions ------------------------------------------------------------------------------
 
 
-def test_functions_have_explicit_runtime_architecture_memory_and_tracing(
+def test_functions_have_explicit_runtime_architecture_and_memory(
     template: Template,
 ) -> None:
     for handler in HANDLERS:
@@ -219,7 +230,15 @@ def test_functions_have_explicit_runtime_architecture_memory_and_tracing(
         assert properties["Runtime"] == "python3.13"
         assert properties["Architectures"] == ["arm64"]
         assert 128 <= properties["MemorySize"] <= 10240
-        assert properties["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_nothing_is_traced_so_no_function_may_write_traces(template: Template) -> None:
+    # Tracing is off on purpose (docs/PERFORMANCE.md): no X-Ray cost per trace, and no
+    # X-Ray statement, whose actions take no resource ARN (a `Resource: *` grant).
+    template.has_resource_properties("AWS::ApiGateway::Stage", {"TracingEnabled": False})
+    for handler in HANDLERS:
+        assert "TracingConfig" not in function(template, handler)["Properties"]
+        assert not may(template, handler, "xray:PutTraceSegments", "*")
 
 
 def test_api_functions_finish_before_api_gateway_gives_up(template: Template) -> None:
@@ -379,13 +398,12 @@ def test_api_passes_every_body_through_as_binary(template: Template) -> None:
     template.has_resource_properties("AWS::ApiGateway::RestApi", {"BinaryMediaTypes": ["*/*"]})
 
 
-def test_stage_is_throttled_traced_and_access_logged(template: Template, stage: str) -> None:
+def test_stage_is_throttled_and_access_logged(template: Template, stage: str) -> None:
     rate, burst = {"dev": (50, 100), "prod": (100, 200)}[stage]
     template.has_resource_properties(
         "AWS::ApiGateway::Stage",
         {
             "StageName": stage,
-            "TracingEnabled": True,
             "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
             "MethodSettings": Match.array_with(
                 [
@@ -525,6 +543,7 @@ def test_outputs_name_what_a_user_needs_after_deploying(templates: dict[str, Tem
         "QueueUrl",
         "DeadLetterQueueUrl",
         "AlarmTopicArn",
+        "DashboardUrl",
         "UploadFunctionName",
         "DownloadImageFunctionName",
         "DownloadThumbnailFunctionName",
@@ -551,6 +570,7 @@ PHYSICAL_NAME_PROPERTIES = {
     "LogGroupName",
     "LayerName",
     "AlarmName",
+    "DashboardName",
     "ManagedPolicyName",
     "TableName",
 }
