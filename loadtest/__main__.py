@@ -1,9 +1,10 @@
 """python -m loadtest [--uploads 500] [--clients 20] [--out results.json]
 
 Starts the local runner on the synthesized dev stage (127.0.0.1, a port it picks), runs the
-load, stops the runner as Ctrl-C does, prints the figures as JSON and exits non-zero if any
-upload got a 5xx, any thumbnail is missing, anything is left in the queue or the DLQ, or the
-runner did not stop cleanly.
+load (uploads mixed with feed pages, look-ups and deletions), stops the runner as Ctrl-C
+does, prints the figures as JSON and exits non-zero if any request got a 5xx, an upload was
+refused or a deletion failed, any kept image lacks its thumbnails, anything of a deleted one
+is left, anything is left in the queue or the DLQ, or the runner did not stop cleanly.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = (
         summary["server_errors"] == 0
         and summary["statuses"] == {201: args.uploads}
+        and set(summary["other_statuses"].get("delete", {})) <= {204}
+        and summary["end_state_violations"] == []
         and summary["thumbnails_missing"] == 0
         and summary["final_queue_and_dlq_depth"] == [0, 0]
         and summary["runner_exit_status"] == 0

@@ -120,7 +120,7 @@ def function_environment(
         # No profile or config file of this machine may steer a local function to real AWS.
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        # Tracing is on in the template; there is no X-Ray daemon locally.
+        # No X-Ray daemon locally, whatever a template asks for.
         "POWERTOOLS_TRACE_DISABLED": "true",
         "AWS_XRAY_SDK_ENABLED": "false",
         **FAKE_CREDENTIALS,

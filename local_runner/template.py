@@ -1,9 +1,10 @@
 """Reading a synthesized cloud assembly: what to emulate, resolved to local values.
 
-Everything the runner serves comes from here: buckets and queues with their attributes, the
-functions (handler, code folder, environment, limits, layers), the REST API's routes and the
-SQS event source mappings. Intrinsic functions that name the stack's own resources resolve
-to the local ones (bucket names, queue URLs on the emulator, ARNs in the local account).
+Everything the runner serves comes from here: buckets, tables and queues with their
+attributes, the functions (handler, code folder, environment, limits, layers), the REST API's
+routes and the SQS event source mappings. Intrinsic functions that name the stack's own
+resources resolve to the local ones (bucket names, queue URLs on the emulator, ARNs in the
+local account).
 """
 
 from __future__ import annotations

@@ -259,3 +259,61 @@ def test_an_original_too_large_for_a_lambda_response_comes_by_presigned_url(
     assert redirect.status_code in (302, 307)
     assert redirect.headers["Location"].startswith(service.state["moto_endpoint"])
     assert requests.get(redirect.headers["Location"], timeout=30).content == data
+
+
+def test_the_catalogue_lists_looks_up_and_deletes_over_http(service: RunnerProcess) -> None:
+    created = upload(service, images.jpeg(640, 480), **{"X-Filename": "holiday.jpg"})
+    assert created.status_code == 201, created.text
+    image = created.json()
+    assert image["status"] == "pending"
+    status_url = f"{service.url}{image['links']['status']}"
+
+    def ready() -> dict[str, Any] | None:
+        looked = requests.get(status_url, timeout=30).json()
+        return looked if looked["status"] == "ready" else None
+
+    record = poll(ready, THUMBNAIL_DEADLINE_S, "the image to become ready")
+    assert set(record["renditions"]) == set(RENDITIONS)
+    assert record["filename"] == "holiday.jpg"
+    feed = requests.get(f"{service.url}/images", params={"limit": 100}, timeout=30).json()
+    assert image["id"] in [item["id"] for item in feed["items"]]
+    assert all("delete_token" not in item for item in feed["items"])
+
+    wrong = requests.delete(status_url, headers={"X-Delete-Token": "guess"}, timeout=30)
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (403, "Forbidden")
+    token = {"X-Delete-Token": image["delete_token"]}
+    assert requests.delete(status_url, headers=token, timeout=30).status_code == 204
+    assert requests.get(status_url, timeout=30).status_code == 404
+    assert requests.get(f"{service.url}/download/{image['name']}", timeout=30).status_code == 404
+    thumb = requests.get(f"{service.url}/download-thumbnail/{image['name']}", timeout=30)
+    assert (thumb.status_code, thumb.json()["error"]["code"]) == (404, "NotFound")
+    feed = requests.get(f"{service.url}/images", params={"limit": 100}, timeout=30).json()
+    assert image["id"] not in [item["id"] for item in feed["items"]]
+    left = [
+        key
+        for key in service.client("s3")
+        .list_objects_v2(Bucket=images_bucket(service))
+        .get("Contents", [])
+        if image["id"] in key["Key"]
+    ]
+    assert left == []
+    assert requests.delete(status_url, headers=token, timeout=30).status_code == 404
+
+
+def test_feed_paging_refuses_a_tampered_cursor(service: RunnerProcess) -> None:
+    for _ in range(3):
+        assert upload(service, images.png(32, 32)).status_code == 201
+    first = requests.get(f"{service.url}/images", params={"limit": 1}, timeout=30).json()
+    cursor = first["next_cursor"]
+    assert cursor
+    following = requests.get(
+        f"{service.url}/images", params={"limit": 1, "cursor": cursor}, timeout=30
+    )
+    assert following.status_code == 200
+    assert following.json()["items"][0]["id"] < first["items"][0]["id"]
+    tampered = requests.get(
+        f"{service.url}/images", params={"limit": 1, "cursor": cursor[:-2] + "xx"}, timeout=30
+    )
+    assert (tampered.status_code, tampered.json()["error"]["code"]) == (400, "InvalidCursor")
+    bad_limit = requests.get(f"{service.url}/images", params={"limit": 0}, timeout=30)
+    assert (bad_limit.status_code, bad_limit.json()["error"]["code"]) == (400, "InvalidLimit")

@@ -1,6 +1,7 @@
-"""A small version of `make load` (40 uploads, 8 clients) in every test run, run as a user
-runs it: no 5xx, every thumbnail made, nothing left in the queue or the DLQ, and the runner
-stops cleanly afterwards. The full run's figures are in docs/RELIABILITY.md."""
+"""A small version of `make load` (40 uploads, 8 clients, with feed pages, look-ups and
+deletions among them) in every test run, run as a user runs it: no 5xx, every kept image
+with its thumbnails, nothing left of a deleted one, nothing left in the queue or the DLQ, and
+the runner stops cleanly afterwards. The full run's figures are in docs/RELIABILITY.md."""
 
 from __future__ import annotations
 
@@ -47,7 +48,11 @@ def test_forty_concurrent_uploads_all_end_with_thumbnails(
     assert json.loads(stdout) == figures
     assert figures["statuses"] == {"201": 40}
     assert figures["server_errors"] == 0
-    assert figures["thumbnails_ready"] == 40
+    assert figures["deleted"] == 8  # uploads 3, 7, 13, 17, ...: one in five
+    assert figures["other_statuses"]["delete"] == {"204": 8}
+    assert set(figures["other_statuses"]["feed"]) == {"200"}
+    assert figures["end_state_violations"] == []
+    assert figures["thumbnails_ready"] == 32
     assert figures["thumbnails_missing"] == 0
     assert figures["final_queue_and_dlq_depth"] == [0, 0]
     assert figures["runner_exit_status"] == 0
