@@ -13,10 +13,10 @@ import time
 from urllib.parse import unquote
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-EXTENSIONS = ("jpg", "png", "gif", "webp")
+EXTENSIONS = ("jpg", "png", "gif", "webp", "heic", "avif")
 # 128 bits in 26 base32 digits leaves the top two bits zero, hence the leading [0-7].
-NAME = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}\.(?:jpg|png|gif|webp)")
-MAX_NAME_LENGTH = 31  # 26 + len(".webp")
+NAME = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}\.(?:jpg|png|gif|webp|heic|avif)")
+MAX_NAME_LENGTH = 31  # 26 + len(".webp"), len(".heic"), len(".avif")
 
 ORIGINALS_PREFIX = "originals/"
 THUMBNAILS_PREFIX = "thumbnails/"
