@@ -45,8 +45,8 @@ def avif(image: Image.Image, *, quality: int = 90, **params: object) -> bytes:
     return out.getvalue()
 
 
-def photo_heic(width: int = 640, height: int = 480, **params: object) -> bytes:
-    return heic(images.photo(width, height), **params)
+def photo_heic(width: int = 640, height: int = 480) -> bytes:
+    return heic(images.photo(width, height))
 
 
 def photo_avif(width: int = 640, height: int = 480) -> bytes:

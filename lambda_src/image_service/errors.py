@@ -26,9 +26,7 @@ class MalformedRequest(ServiceError):
 
 class InvalidName(ServiceError):
     status, code = 400, "InvalidName"
-    default_message = (
-        "Not a valid image name (expected <26-char id>.<jpg|png|gif|webp|heic|avif>)."
-    )
+    default_message = "Not a valid image name (expected <26-char id>.<jpg|png|gif|webp|heic|avif>)."
 
 
 class UnknownRendition(ServiceError):

@@ -60,9 +60,10 @@ DECODE_ERRORS = (
     Image.DecompressionBombError,
     Image.DecompressionBombWarning,
 )
-# libheif also reports a broken file or an exceeded security limit as RuntimeError; only the
-# HEIC decoder's calls are covered by it, so a bug elsewhere is not mistaken for a bad upload.
-HEIF_DECODE_ERRORS = (*DECODE_ERRORS, RuntimeError)
+# libheif and Pillow's libavif binding also report a broken file (or, libheif, an exceeded
+# security limit) as RuntimeError; only these two decoders' calls are covered by it, so a bug
+# elsewhere is not mistaken for a bad upload.
+CONTAINER_DECODE_ERRORS = (*DECODE_ERRORS, RuntimeError)
 # libheif decodes the tiles of a grid image (a phone's photo is 48 tiles of 512x512) in this
 # many threads. One: the worker has less than one vCPU at its memory size, where threads only
 # add overhead, and a lying tile cannot make several decoders allocate at once.
@@ -195,7 +196,7 @@ def _opened(data: bytes, max_pixels: int) -> Iterator[tuple[Image.Image, ImageTy
     image_type = sniff(data)
     if image_type is None:
         raise UnsupportedMediaType()
-    errors = HEIF_DECODE_ERRORS if image_type is HEIC else DECODE_ERRORS
+    errors = CONTAINER_DECODE_ERRORS if image_type in (HEIC, AVIF) else DECODE_ERRORS
     with warnings.catch_warnings():
         # Lambda runs one request at a time per process, so the global filter is safe here.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
