@@ -388,13 +388,10 @@ def _encode(image: Image.Image, *, webp: bool) -> Rendered:
     return Rendered(out.getvalue(), JPEG.content_type, clean.width, clean.height, variant)
 
 
-def render_renditions(
-    data: bytes, renditions: Iterable[Rendition], *, max_pixels: int, webp: bool = False
-) -> dict[str, Rendered]:
-    """Every rendition of one original from a single decode; same input, same bytes out.
-
-    With `webp`, each rendition also carries a WebP encoding of the same resized pixels.
-    """
+def _resized(
+    data: bytes, renditions: Iterable[Rendition], *, max_pixels: int
+) -> Iterator[tuple[str, Image.Image]]:
+    """Each rendition's pixels from one decode: cropped, resized, in sRGB, upright, un-encoded."""
     renditions = list(renditions)
     with _opened(data, max_pixels) as (image, image_type):
         orientation = _orientation(image, image_type)
@@ -402,7 +399,7 @@ def render_renditions(
         width, height = image.size
         plans = [_plan(r, width, height, orientation in SWAPS_AXES) for r in renditions]
         factor = 1.0  # original pixels per decoded pixel
-        if image_type is JPEG:
+        if image_type is JPEG and plans:
             # DCT scaling: libjpeg decodes straight to 1/2, 1/4 or 1/8 size, choosing the
             # smallest scale that still leaves every rendition at least its output size.
             shrink = _shrink_factor(plans)
@@ -422,7 +419,6 @@ def render_renditions(
             pixels = pixels.convert("RGBa")
     transform = _srgb_transform(icc_profile, "RGBA" if pixels.mode == "RGBa" else pixels.mode)
 
-    rendered: dict[str, Rendered] = {}
     for plan in plans:
         # Per rendition, so each pre-reduces by its own factor (a cover crop shrinks less).
         left, top, right, bottom = (c / factor for c in plan.crop)
@@ -437,5 +433,17 @@ def render_renditions(
         out = _to_srgb(out, transform)
         if orientation in TRANSPOSE:
             out = out.transpose(TRANSPOSE[orientation])
-        rendered[plan.name] = _encode(out, webp=webp)
-    return rendered
+        yield plan.name, out
+
+
+def render_renditions(
+    data: bytes, renditions: Iterable[Rendition], *, max_pixels: int, webp: bool = False
+) -> dict[str, Rendered]:
+    """Every rendition of one original from a single decode; same input, same bytes out.
+
+    With `webp`, each rendition also carries a WebP encoding of the same resized pixels.
+    """
+    return {
+        name: _encode(pixels, webp=webp)
+        for name, pixels in _resized(data, renditions, max_pixels=max_pixels)
+    }
