@@ -138,9 +138,7 @@ def photo_rgba(width: int, height: int, seed: int) -> Image.Image:
     (the hidden colour is still the photo's, as a cut-out from a photo editor leaves it)."""
     im = photo_pixels(width, height, seed)
     mask = Image.new("L", (width, height), 0)
-    ImageDraw.Draw(mask).ellipse(
-        (width * 0.12, height * 0.1, width * 0.88, height * 0.9), fill=255
-    )
+    ImageDraw.Draw(mask).ellipse((width * 0.12, height * 0.1, width * 0.88, height * 0.9), fill=255)
     im.putalpha(mask.filter(ImageFilter.GaussianBlur(width / 200)))
     return im
 

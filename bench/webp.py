@@ -104,7 +104,5 @@ def at_quality(data: bytes, webp_quality: int, method: int) -> list[tuple[str, f
             continue
         jpeg = _encode(pixels, "JPEG", quality=JPEG_QUALITY, optimize=True)
         webp = _encode(pixels, "WEBP", quality=webp_quality, method=method)
-        rows.append(
-            (name, _ssim(webp, pixels) - _ssim(jpeg, pixels), 1 - len(webp) / len(jpeg))
-        )
+        rows.append((name, _ssim(webp, pixels) - _ssim(jpeg, pixels), 1 - len(webp) / len(jpeg)))
     return rows

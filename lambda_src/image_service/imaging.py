@@ -86,11 +86,22 @@ JPEG_QUALITY = 82  # also the WebP quality: small, no visible artefacts at these
 # WebP effort: 2 instead of libwebp's default 4 encodes a thumbnail in about half the time for
 # 2-11% more bytes (the lossless alpha dominates both; measured, docs/PERFORMANCE.md).
 WEBP_METHOD = 2
-# Each rendition first shrinks its own crop by an integer factor with `reduce()` (box filter,
-# cheap) while the remaining factor stays at least this gap, then finishes with Lanczos.
-# 2.0 is what `Image.thumbnail()` uses; against a plain Lanczos resize it scores SSIM 0.998-0.999
-# before encoding and the same after JPEG q82 (docs/PERFORMANCE.md).
+# Each rendition first shrinks its own crop by an integer factor with a box filter (`reduce()`,
+# cheap: one read of each pixel), then Lanczos does the rest, which must stay a factor of at
+# least REDUCING_GAP (2.0, what `Image.thumbnail()` uses) so it still filters out what the box
+# aliases. Small box factors alias more: on photographic content (sensor noise, fine texture)
+# a box of 2 or 3 followed by Lanczos over less than 3.0 or 2.5 costs 0.002-0.004 SSIM once
+# the thumbnail is a JPEG, against 0.0016 at most with these margins (docs/PERFORMANCE.md).
 REDUCING_GAP = 2.0
+SMALL_BOX_GAPS = {2: 3.0, 3: 2.5}
+
+
+def _box_factor(shrink: float) -> int:
+    """The integer box reduction to make before Lanczos does the remaining `shrink / factor`."""
+    for factor in range(int(shrink / REDUCING_GAP), 1, -1):
+        if shrink / factor >= SMALL_BOX_GAPS.get(factor, REDUCING_GAP):
+            return factor
+    return 1
 
 
 def sniff(data: bytes) -> ImageType | None:
@@ -313,7 +324,7 @@ def _normalized(image: Image.Image) -> Image.Image:
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 # WebP variants of opaque renditions: the quality at which WebP matches JPEG q82's SSIM on
 # photographs at thumbnail size, and libwebp's default effort (docs/PERFORMANCE.md).
-WEBP_VARIANT_QUALITY = 82
+WEBP_VARIANT_QUALITY = 80
 WEBP_VARIANT_METHOD = 4
 
 
@@ -420,13 +431,15 @@ def _resized(
     transform = _srgb_transform(icc_profile, "RGBA" if pixels.mode == "RGBa" else pixels.mode)
 
     for plan in plans:
-        # Per rendition, so each pre-reduces by its own factor (a cover crop shrinks less).
         left, top, right, bottom = (c / factor for c in plan.crop)
+        shrink = min((right - left) / plan.size[0], (bottom - top) / plan.size[1])
+        by = _box_factor(shrink)
         out = pixels.resize(
             plan.size,
             Image.Resampling.LANCZOS,
             box=(left, top, right, bottom),
-            reducing_gap=REDUCING_GAP,
+            # Pillow box-reduces by int(shrink / gap): this gap makes that `by`.
+            reducing_gap=shrink / (by + 0.5) if by >= 2 else None,
         )
         if out.mode == "RGBa":
             out = out.convert("RGBA")
