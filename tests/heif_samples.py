@@ -208,6 +208,12 @@ def heic_declaring(width: int = 16384, height: int = 12288) -> bytes:
     return declaring(heic(images.photo(128, 64)), width, height)
 
 
+def heic_understating(side: int = 1024) -> bytes:
+    """A `side` x `side` HEVC stream whose header declares only 64x64: a decoder that trusted
+    the header for its budget would allocate the stream's size."""
+    return declaring(heic(flat((90, 120, 150), (side, side)), quality=10), 64, 64)
+
+
 def avif_declaring(width: int = 16384, height: int = 12288) -> bytes:
     return declaring(avif(images.photo(128, 64)), width, height)
 
