@@ -1,9 +1,10 @@
-"""`make bench`: thumbnail speed, memory, quality, cold start and local-runner load.
+"""`make bench`: thumbnail speed, memory, quality, WebP against JPEG, cold start and
+local-runner load.
 
 Environment:
-  QUICK=1        fewer inputs and repetitions (about a minute); results go to bench/.cache/
+  QUICK=1        fewer inputs and repetitions (about two minutes); results go to bench/.cache/
   IMAGES=dir     benchmark the images in `dir` instead of the generated ones
-  PARTS=a,b      only some parts: render, memory, quality, coldstart, load (default: all)
+  PARTS=a,b      only some parts: render, memory, quality, webp, coldstart, load (default: all)
 
 A full run on the generated inputs writes its figures to docs/bench-results.md; every number
 there comes from the run that wrote it.
