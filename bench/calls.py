@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MINIMUM: dict[str, dict[str, int]] = {
     # The bytes, the record that makes them an image, the job that makes the thumbnails.
     "upload": {"s3.PutObject": 1, "dynamodb.PutItem": 1, "sqs.SendMessage": 1},
-    # Read the original once, write each of the two renditions, record the outcome.
-    "rendered job": {"s3.GetObject": 1, "s3.PutObject": 2, "dynamodb.UpdateItem": 1},
+    # Read the original once, write each of the two renditions as JPEG and as WebP, record
+    # the outcome.
+    "rendered job": {"s3.GetObject": 1, "s3.PutObject": 4, "dynamodb.UpdateItem": 1},
     "feed page": {"dynamodb.Query": 1},
     "look-up": {"dynamodb.GetItem": 1},
     "thumbnail download": {"s3.GetObject": 1},
@@ -57,6 +58,7 @@ ENVIRONMENT = {
     "TABLE_NAME": TABLE,
     "QUEUE_URL": f"https://sqs.us-east-1.amazonaws.com/123456789012/{QUEUE}",
     "MAX_UPLOAD_BYTES": "4500000",
+    "MAX_DIRECT_UPLOAD_BYTES": "50000000",
     "MAX_IMAGE_PIXELS": "50000000",
     "MAX_RECEIVE_COUNT": "5",
     "RENDITIONS": json.dumps(

@@ -33,9 +33,15 @@ FLOOR_DECODE = "floor-full-decode"
 ENGINE_ONE = "engine-default-rendition"
 ENGINE_ALL = "engine-all-renditions"
 ENGINE_INSPECT = "engine-upload-inspect"
+ENGINE_ALL_WEBP = "engine-all-renditions+webp"  # each rendition also as WebP, same pixels
 BASELINES = (NAIVE, PIL_THUMBNAIL, PYVIPS)
 
 Render = Callable[[bytes], Any]
+WEBP_SUFFIX = ".webp"  # output name of a rendition's WebP variant
+
+
+def rendition_of(output: str) -> str:
+    return output.removesuffix(WEBP_SUFFIX)
 
 
 def _save(im: Any) -> bytes:
@@ -107,18 +113,27 @@ def engine_module() -> Any | None:
     return module if hasattr(module, "render_renditions") else None
 
 
-def engine_case(names: tuple[str, ...]) -> Render:
-    """The worker's renderer with the renditions built as the worker builds them."""
-    module = engine_module()
-    assert module is not None, "engine not available"
+def engine_renditions(names: tuple[str, ...]) -> list[Any]:
+    """The stage's renditions as the worker builds them from its environment."""
     config = importlib.import_module("image_service.config")
     spec = {
         n: {"width": RENDITIONS[n][0], "height": RENDITIONS[n][1], "fit": RENDITIONS[n][2]}
         for n in names
     }
-    renditions = list(config.parse_renditions(json.dumps(spec)).values())
+    return list(config.parse_renditions(json.dumps(spec)).values())
+
+
+def engine_case(names: tuple[str, ...], *, webp: bool = False) -> Render:
+    """The worker's renderer with the renditions built as the worker builds them."""
+    module = engine_module()
+    assert module is not None, "engine not available"
+    renditions = engine_renditions(names)
 
     def render(data: bytes) -> Any:
+        if webp:
+            return module.render_renditions(
+                data, renditions, max_pixels=MAX_IMAGE_PIXELS, webp=True
+            )
         return module.render_renditions(data, renditions, max_pixels=MAX_IMAGE_PIXELS)
 
     return render
@@ -129,7 +144,12 @@ def outputs(result: Any) -> dict[str, bytes]:
     if isinstance(result, bytes):
         return {DEFAULT: result}
     if isinstance(result, dict):
-        return {name: _as_bytes(value) for name, value in result.items()}
+        found = {name: _as_bytes(value) for name, value in result.items()}
+        for name, value in result.items():  # the engine's WebP variants, when it made them
+            variant = getattr(value, "webp", None)
+            if isinstance(variant, bytes) and variant is not getattr(value, "body", None):
+                found[f"{name}{WEBP_SUFFIX}"] = variant
+        return found
     if isinstance(result, list | tuple):
         found = {}
         for item in result:
@@ -158,12 +178,15 @@ def proto_case(variant: str, names: tuple[str, ...]) -> Render:
 
 def available(kind: str) -> list[str]:
     """Case names that apply to an input kind, in table order."""
-    names = [NAIVE, PIL_THUMBNAIL, PYVIPS]
+    # pyvips-binary's libheif has no HEVC decoder (libde265 is not bundled): no pyvips for HEIC.
+    names = [NAIVE, PIL_THUMBNAIL] + ([] if kind == "heic" else [PYVIPS])
     names.append(FLOOR_DRAFT if kind == "jpeg" else FLOOR_DECODE)
     if kind == "jpeg":
         names.append(FLOOR_DECODE)
     if engine_module() is not None:
-        names += [ENGINE_ONE, ENGINE_ALL, ENGINE_INSPECT]
+        names += [ENGINE_ONE, ENGINE_ALL, ENGINE_ALL_WEBP, ENGINE_INSPECT]
+    if kind in ("heic", "avif"):
+        return names  # the prototype predates these formats
     names += [f"{proto.BEST}/all"]
     alpha_variants = [n for n in proto.VARIANTS if n.startswith("proto-alpha-")]
     if kind == "jpeg":
@@ -179,6 +202,9 @@ def prepare(name: str) -> Render:
     """Import what the case needs and return its render function."""
     import PIL.Image  # every case decodes with Pillow or compares against it
 
+    from bench import heif
+
+    heif.register()
     PIL.Image.MAX_IMAGE_PIXELS = None  # the benchmark's own inputs include 50 MP on purpose
     simple: dict[str, Render] = {
         NAIVE: naive,
@@ -197,6 +223,8 @@ def prepare(name: str) -> Render:
         return engine_case((DEFAULT,))
     if name == ENGINE_ALL:
         return engine_case(tuple(RENDITIONS))
+    if name == ENGINE_ALL_WEBP:
+        return engine_case(tuple(RENDITIONS), webp=True)
     if name == ENGINE_INSPECT:
         # What the upload function spends validating an image (no thumbnail made).
         module = engine_module()

@@ -29,6 +29,11 @@ from bench import cases, inputs, quality
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INPUTS = (
+    "png-photo-2mp.png",
+    "png-photo-rgba-2mp.png",
+    "gif-photo-6mp.gif",
+    "heic-12mp.heic",
+    "avif-12mp.avif",
     "jpeg-2mp.jpg",
     "jpeg-12mp.jpg",
     "png-rgb-3mp.png",

@@ -273,7 +273,10 @@ def end_state_violations(
     for image_id, name in kept.items():
         if records.get(image_id) != "ready":
             problems.append(f"{image_id}: record {records.get(image_id)!r}, not ready")
-        wanted = {f"originals/{name}", *(f"thumbnails/{r}/{name}" for r in RENDITIONS)}
+        wanted = {
+            f"originals/{name}",
+            *(f"thumbnails/{r}/{name}{ext}" for r in RENDITIONS for ext in ("", ".webp")),
+        }
         problems.extend(f"{image_id}: {key} is missing" for key in sorted(wanted - keys))
     for image_id in deleted:
         if image_id in records:

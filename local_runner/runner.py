@@ -308,12 +308,13 @@ def run_until_stopped(runner: LocalRunner, stop: StopRequest, synth_note: str, t
     state_file = runner.options.state_file
     try:
         runner.start()
+        # The banner first: whoever waits for the state file finds it printed already.
+        print(runner.banner(time.monotonic() - t0, synth_note), flush=True)
         if state_file is not None:
             # Renamed into place: whoever waits for the file never reads half of it.
             partial = state_file.with_name(state_file.name + ".partial")
             partial.write_text(json.dumps(runner.state(), indent=1))
             partial.replace(state_file)
-        print(runner.banner(time.monotonic() - t0, synth_note), flush=True)
         stop.wait()
         print("\nStopping: pollers, functions, API, moto ...", flush=True)
     finally:

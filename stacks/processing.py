@@ -83,6 +83,7 @@ class ThumbnailProcessing(Construct):
                 Env.BUCKET_NAME: bucket.bucket_name,
                 Env.TABLE_NAME: table.table_name,
                 Env.RENDITIONS: renditions_to_json(settings.renditions),
+                Env.MAX_DIRECT_UPLOAD_BYTES: str(settings.max_direct_upload_bytes),
                 Env.MAX_IMAGE_PIXELS: str(settings.max_image_pixels),
                 Env.MAX_RECEIVE_COUNT: str(MAX_RECEIVE_COUNT),
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,

@@ -22,6 +22,9 @@ REMOVAL_POLICIES = ("destroy", "retain")
 # A synchronous Lambda invocation carries at most 6 MB (6,291,456 bytes), and API Gateway
 # hands binary bodies over base64-encoded (4/3 larger): 4.5 MB of image leaves room for headers.
 MAX_UPLOAD_BYTES_CEILING = 4_500_000
+# Direct uploads go to S3, not through Lambda, but the worker reads the whole original into
+# memory and decodes it: its memory was measured for 50 MB / 50 MP originals (SCALING.md).
+MAX_DIRECT_UPLOAD_BYTES_CEILING = 100_000_000
 
 
 class SettingsError(ValueError):
@@ -42,6 +45,7 @@ class Settings:
     renditions: tuple[Rendition, ...]
     default_rendition: str
     max_upload_bytes: int
+    max_direct_upload_bytes: int
     max_image_pixels: int
     api_key_required: bool
     cors_origins: tuple[str, ...]
@@ -70,6 +74,7 @@ class Settings:
             "renditions",
             "defaultRendition",
             "maxUploadBytes",
+            "maxDirectUploadBytes",
             "maxImagePixels",
             "apiKeyRequired",
             "corsOrigins",
@@ -107,18 +112,26 @@ class Settings:
         if not isinstance(api_key_required, bool):
             raise SettingsError("apiKeyRequired: expected true or false")
 
+        max_upload_bytes = _integer(
+            "maxUploadBytes",
+            raw.get("maxUploadBytes"),
+            minimum=1_024,
+            maximum=MAX_UPLOAD_BYTES_CEILING,
+        )
+        max_direct_upload_bytes = _integer(
+            "maxDirectUploadBytes",
+            raw.get("maxDirectUploadBytes"),
+            minimum=max_upload_bytes,
+            maximum=MAX_DIRECT_UPLOAD_BYTES_CEILING,
+        )
         return cls(
             stage=stage,
             runtime=_choice("runtime", raw.get("runtime"), RUNTIMES),
             architecture=_choice("architecture", raw.get("architecture"), ARCHITECTURES),
             renditions=renditions,
             default_rendition=default_rendition,
-            max_upload_bytes=_integer(
-                "maxUploadBytes",
-                raw.get("maxUploadBytes"),
-                minimum=1_024,
-                maximum=MAX_UPLOAD_BYTES_CEILING,
-            ),
+            max_upload_bytes=max_upload_bytes,
+            max_direct_upload_bytes=max_direct_upload_bytes,
             max_image_pixels=_integer(
                 "maxImagePixels", raw.get("maxImagePixels"), minimum=1, maximum=200_000_000
             ),

@@ -123,6 +123,7 @@ class WorkerConfig:
     bucket_name: str
     table_name: str
     renditions: Mapping[str, Rendition]
+    max_direct_upload_bytes: int
     max_image_pixels: int
     max_receive_count: int
 
@@ -133,6 +134,7 @@ class WorkerConfig:
             bucket_name=read.text(Env.BUCKET_NAME),
             table_name=read.text(Env.TABLE_NAME),
             renditions=read.renditions(),
+            max_direct_upload_bytes=read.positive_int(Env.MAX_DIRECT_UPLOAD_BYTES),
             max_image_pixels=read.positive_int(Env.MAX_IMAGE_PIXELS),
             max_receive_count=read.positive_int(Env.MAX_RECEIVE_COUNT),
         )
@@ -152,5 +154,23 @@ class CatalogueConfig:
             bucket_name=read.text(Env.BUCKET_NAME),
             table_name=read.text(Env.TABLE_NAME),
             renditions=read.renditions(),
+            cors_origins=read.origins(),
+        )
+
+
+@dataclass(frozen=True)
+class TicketsConfig:
+    bucket_name: str
+    table_name: str
+    max_direct_upload_bytes: int
+    cors_origins: tuple[str, ...]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> TicketsConfig:
+        read = _Reader(environ)
+        return cls(
+            bucket_name=read.text(Env.BUCKET_NAME),
+            table_name=read.text(Env.TABLE_NAME),
+            max_direct_upload_bytes=read.positive_int(Env.MAX_DIRECT_UPLOAD_BYTES),
             cors_origins=read.origins(),
         )

@@ -17,6 +17,11 @@ from typing import Any, Final
 
 ORIGINALS_PREFIX: Final = "originals/"
 THUMBNAILS_PREFIX: Final = "thumbnails/"
+# Direct uploads land here, at `incoming/<id>`, before the worker validates them. The bucket's
+# lifecycle removes what is left after this many days, and a ticket's record (`uploading`)
+# expires then too: neither outlives the other.
+INCOMING_PREFIX: Final = "incoming/"
+INCOMING_LIFETIME_DAYS: Final = 1
 
 
 class Env:
@@ -29,6 +34,7 @@ class Env:
     BUCKET_NAME: Final = "BUCKET_NAME"
     QUEUE_URL: Final = "QUEUE_URL"
     MAX_UPLOAD_BYTES: Final = "MAX_UPLOAD_BYTES"
+    MAX_DIRECT_UPLOAD_BYTES: Final = "MAX_DIRECT_UPLOAD_BYTES"
     MAX_IMAGE_PIXELS: Final = "MAX_IMAGE_PIXELS"
     MAX_RECEIVE_COUNT: Final = "MAX_RECEIVE_COUNT"
     RENDITIONS: Final = "RENDITIONS"

@@ -26,7 +26,7 @@ class MalformedRequest(ServiceError):
 
 class InvalidName(ServiceError):
     status, code = 400, "InvalidName"
-    default_message = "Not a valid image name (expected <26-char id>.<jpg|png|gif|webp>)."
+    default_message = "Not a valid image name (expected <26-char id>.<jpg|png|gif|webp|heic|avif>)."
 
 
 class InvalidCursor(ServiceError):
@@ -76,7 +76,7 @@ class PayloadTooLarge(ServiceError):
 
 class UnsupportedMediaType(ServiceError):
     status, code = 415, "UnsupportedMediaType"
-    default_message = "Only JPEG, PNG, GIF and WebP images are accepted."
+    default_message = "Only JPEG, PNG, GIF, WebP, HEIC/HEIF and AVIF images are accepted."
 
 
 class InvalidImage(ServiceError):

@@ -3,10 +3,14 @@
 Only the upload function and the thumbnail worker import this module: the download functions
 never load Pillow, which keeps their cold starts short.
 
-Safety: the type is decided from magic bytes, and Pillow is then asked to open the bytes with
-that one format only, so no other decoder (PSD, EPS, TIFF, ...) ever sees client data. The
-pixel count is checked from the header before anything is decoded, and Pillow's own
-decompression-bomb warning is raised as an error as a second line of defence.
+Safety: the type is decided from magic bytes (for HEIC and AVIF: the container's brands and
+the codec of its primary image, `bmff`), and the bytes are then opened with that one format's
+decoder only, so no other decoder (PSD, EPS, TIFF, ...) ever sees client data. The pixel count
+is checked from the header before anything is decoded, and Pillow's own decompression-bomb
+warning is raised as an error as a second line of defence.
+
+Decoders: Pillow's own for JPEG, PNG, GIF, WebP and AVIF (libavif); pi-heif for HEIC (libheif
+with libde265, a decode-only build, imported on the first HEIC only).
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from io import BytesIO
+from typing import Any
 
 from PIL import Image, ImageCms
 
+from image_service import bmff, icc
 from image_service.contract import Rendition
 from image_service.errors import InvalidImage, UnsupportedMediaType
 
@@ -36,6 +43,8 @@ JPEG = ImageType("JPEG", "jpg", "image/jpeg")
 PNG = ImageType("PNG", "png", "image/png")
 GIF = ImageType("GIF", "gif", "image/gif")
 WEBP = ImageType("WEBP", "webp", "image/webp")
+HEIC = ImageType("HEIF", "heic", "image/heic")
+AVIF = ImageType("AVIF", "avif", "image/avif")
 
 # What a broken or hostile file makes Pillow's decoders raise.
 DECODE_ERRORS = (
@@ -51,6 +60,14 @@ DECODE_ERRORS = (
     Image.DecompressionBombError,
     Image.DecompressionBombWarning,
 )
+# libheif and Pillow's libavif binding also report a broken file (or, libheif, an exceeded
+# security limit) as RuntimeError; only these two decoders' calls are covered by it, so a bug
+# elsewhere is not mistaken for a bad upload.
+CONTAINER_DECODE_ERRORS = (*DECODE_ERRORS, RuntimeError)
+# libheif decodes the tiles of a grid image (a phone's photo is 48 tiles of 512x512) in this
+# many threads. One: the worker has less than one vCPU at its memory size, where threads only
+# add overhead, and a lying tile cannot make several decoders allocate at once.
+HEIF_DECODE_THREADS = 1
 
 # Orientation tag value -> the transpose that shows the image upright (as ImageOps does).
 ORIENTATION = 0x0112
@@ -69,11 +86,22 @@ JPEG_QUALITY = 82  # also the WebP quality: small, no visible artefacts at these
 # WebP effort: 2 instead of libwebp's default 4 encodes a thumbnail in about half the time for
 # 2-11% more bytes (the lossless alpha dominates both; measured, docs/PERFORMANCE.md).
 WEBP_METHOD = 2
-# Each rendition first shrinks its own crop by an integer factor with `reduce()` (box filter,
-# cheap) while the remaining factor stays at least this gap, then finishes with Lanczos.
-# 2.0 is what `Image.thumbnail()` uses; against a plain Lanczos resize it scores SSIM 0.998-0.999
-# before encoding and the same after JPEG q82 (docs/PERFORMANCE.md).
+# Each rendition first shrinks its own crop by an integer factor with a box filter (`reduce()`,
+# cheap: one read of each pixel), then Lanczos does the rest, which must stay a factor of at
+# least REDUCING_GAP (2.0, what `Image.thumbnail()` uses) so it still filters out what the box
+# aliases. Small box factors alias more: on photographic content (sensor noise, fine texture)
+# a box of 2 or 3 followed by Lanczos over less than 3.0 or 2.5 costs 0.002-0.004 SSIM once
+# the thumbnail is a JPEG, against 0.0016 at most with these margins (docs/PERFORMANCE.md).
 REDUCING_GAP = 2.0
+SMALL_BOX_GAPS = {2: 3.0, 3: 2.5}
+
+
+def _box_factor(shrink: float) -> int:
+    """The integer box reduction to make before Lanczos does the remaining `shrink / factor`."""
+    for factor in range(int(shrink / REDUCING_GAP), 1, -1):
+        if shrink / factor >= SMALL_BOX_GAPS.get(factor, REDUCING_GAP):
+            return factor
+    return 1
 
 
 def sniff(data: bytes) -> ImageType | None:
@@ -86,6 +114,42 @@ def sniff(data: bytes) -> ImageType | None:
         return GIF
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return WEBP
+    brands = bmff.brands(data)
+    if brands is not None:
+        return _container_type(data, brands)
+    return None
+
+
+# The codec each container type's decoder handles (item type of the coded image).
+CODECS = {HEIC: b"hvc1", AVIF: b"av01"}
+
+
+def _container_type(data: bytes, brands: frozenset[bytes]) -> ImageType | None:
+    """HEIC, AVIF or neither, from the `ftyp` brands and the primary image's codec.
+
+    - Brands of exactly one of the two types (heic, heix, ...; avif, avis) name it, unless the
+      primary image turns out to be coded otherwise (an `heic` file whose picture is JPEG or
+      uncompressed): then no decoder here handles it. A file whose items cannot be read at all
+      keeps the type its brands name, so the decoder reports it as corrupt (422), not 415.
+    - Only container brands (mif1, msf1, miaf) or both types' brands: the primary image's codec
+      decides. HEVC is HEIC; AV1 without an AVIF brand is refused, as libavif itself refuses it.
+    - Anything else (an MP4 video: isom, mp42, ...; unknown brands) is not an image type here.
+    """
+    named = [
+        t for t, family in ((HEIC, bmff.HEIC_BRANDS), (AVIF, bmff.AVIF_BRANDS)) if brands & family
+    ]
+    item = bmff.primary_item(data)
+    if len(named) == 1:
+        (claimed,) = named
+        if item is None:
+            return claimed
+        return claimed if item.codec == CODECS[claimed] else None
+    if not named and not brands & bmff.GENERIC_BRANDS:
+        return None
+    if item is not None and item.codec == CODECS[HEIC]:
+        return HEIC
+    if item is not None and item.codec == CODECS[AVIF] and named:
+        return AVIF
     return None
 
 
@@ -98,10 +162,43 @@ class Probe:
 
 @dataclass(frozen=True)
 class Rendered:
-    body: bytes
+    body: bytes  # the primary encoding: JPEG, or WebP where there is transparency
     content_type: str
     width: int
     height: int
+    # The same pixels as WebP, when asked for (`webp=True`); `body` itself if that is WebP.
+    webp: bytes | None = None
+
+
+@cache
+def _heif_plugin() -> Any:
+    """pi-heif's Pillow plugin, configured once: imported only when a HEIC arrives.
+
+    pi-heif is the decode-only build of pillow-heif (libheif and libde265, LGPL; no HEVC encoder
+    in the layer). Its plugin is used directly, never registered with `Image.open`, so no other
+    code path can reach it. Thumbnails, depth maps and auxiliary images (gain maps, mattes) are
+    not read: only the primary image is ever decoded.
+    """
+    from pi_heif import as_plugin, options
+
+    options.DECODE_THREADS = HEIF_DECODE_THREADS
+    options.THUMBNAILS = False
+    options.DEPTH_IMAGES = False
+    options.AUX_IMAGES = False
+    return as_plugin
+
+
+def _open(data: bytes, image_type: ImageType) -> Image.Image:
+    if image_type is HEIC:
+        image: Image.Image = _heif_plugin().HeifImageFile(BytesIO(data))
+        return image
+    if image_type is AVIF:
+        # The plugin class itself: `Image.open` would first check that the *major* brand is
+        # one it knows, and a file with `avif` among its compatible brands only is AVIF too.
+        from PIL import AvifImagePlugin
+
+        return AvifImagePlugin.AvifImageFile(BytesIO(data))
+    return Image.open(BytesIO(data), formats=[image_type.format])
 
 
 @contextmanager
@@ -110,13 +207,14 @@ def _opened(data: bytes, max_pixels: int) -> Iterator[tuple[Image.Image, ImageTy
     image_type = sniff(data)
     if image_type is None:
         raise UnsupportedMediaType()
+    errors = CONTAINER_DECODE_ERRORS if image_type in (HEIC, AVIF) else DECODE_ERRORS
     with warnings.catch_warnings():
         # Lambda runs one request at a time per process, so the global filter is safe here.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         Image.MAX_IMAGE_PIXELS = max_pixels
         try:
-            image = Image.open(BytesIO(data), formats=[image_type.format])
-        except DECODE_ERRORS as err:
+            image = _open(data, image_type)
+        except errors as err:
             raise _invalid(err) from err
         # Not closed on the way out: that would discard the decoded pixels the caller keeps.
         # The source is an in-memory buffer, so there is no file handle to leak.
@@ -127,7 +225,7 @@ def _opened(data: bytes, max_pixels: int) -> Iterator[tuple[Image.Image, ImageTy
             )
         try:
             yield image, image_type
-        except DECODE_ERRORS as err:
+        except errors as err:
             raise _invalid(err) from err
 
 
@@ -137,7 +235,17 @@ def _invalid(err: BaseException) -> InvalidImage:
     return InvalidImage("The image could not be decoded (truncated or corrupt).")
 
 
-def _orientation(image: Image.Image) -> int:
+def _orientation(image: Image.Image, image_type: ImageType) -> int:
+    """The EXIF-style orientation still to apply to the decoded pixels.
+
+    HEIC: none. libheif applies the container's rotation and mirror (irot, imir) while decoding
+    and reports the displayed size; an EXIF Orientation inside a HEIF file is informative only
+    (the transformative properties rule) and is not applied a second time.
+    AVIF: libavif leaves irot/imir to the caller, and Pillow turns them into the EXIF
+    orientation it reports, replacing the file's own: applying it applies irot/imir once.
+    """
+    if image_type is HEIC:
+        return 1
     value = image.getexif().get(ORIENTATION, 1)
     return value if isinstance(value, int) and value in TRANSPOSE else 1
 
@@ -150,7 +258,7 @@ def inspect(data: bytes, max_pixels: int) -> Probe:
     their first frame fully, which is only reached once the pixel count is known to be fine.
     """
     with _opened(data, max_pixels) as (image, image_type):
-        orientation = _orientation(image)
+        orientation = _orientation(image, image_type)
         width, height = image.size
         if image_type is JPEG:
             image.draft(None, (1, 1))
@@ -214,30 +322,58 @@ def _normalized(image: Image.Image) -> Image.Image:
 
 
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+# WebP variants of opaque renditions: the quality at which WebP matches JPEG q82's SSIM on
+# photographs at thumbnail size, and libwebp's default effort (docs/PERFORMANCE.md).
+WEBP_VARIANT_QUALITY = 80
+WEBP_VARIANT_METHOD = 4
 
 
-def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
-    if icc_profile and image.mode in ("RGB", "RGBA", "CMYK"):
-        out_mode = "RGBA" if image.mode == "RGBA" else "RGB"
-        try:
-            source = ImageCms.ImageCmsProfile(BytesIO(icc_profile))
-            converted = ImageCms.profileToProfile(
-                image,
-                source,
-                _SRGB,
-                renderingIntent=ImageCms.Intent.PERCEPTUAL,
-                outputMode=out_mode,
-            )
-        except (ImageCms.PyCMSError, OSError, ValueError):
-            converted = None  # an unusable profile: read the pixels as if already sRGB
-        if converted is not None:
-            return converted
+def _colour_profile(image: Image.Image, image_type: ImageType, data: bytes) -> bytes | None:
+    """The ICC profile the decoded pixels are in, if they are not plain sRGB.
+
+    An embedded profile (JPEG, PNG, WebP; HEIC and AVIF from phones: Display P3) is used as is.
+    HEIC and AVIF may instead describe their colour with nclx code points; those that are not
+    sRGB (Display P3, BT.2020, PQ/HLG HDR) get the profile they stand for.
+    """
+    embedded = image.info.get("icc_profile")
+    if isinstance(embedded, bytes) and embedded:
+        return embedded
+    if image_type in (HEIC, AVIF):
+        item = bmff.primary_item(data)
+        if item is not None and item.nclx is not None and not icc.is_srgb(item.nclx):
+            return icc.profile(item.nclx.primaries, item.nclx.transfer)
+    return None
+
+
+def _srgb_transform(icc_profile: bytes | None, mode: str) -> ImageCms.ImageCmsTransform | None:
+    """One transform to sRGB for every rendition; None for sRGB or an unusable profile (the
+    pixels are then read as if they were sRGB already)."""
+    if not icc_profile or mode not in ("RGB", "RGBA", "CMYK"):
+        return None
+    try:
+        source = ImageCms.ImageCmsProfile(BytesIO(icc_profile))
+        return ImageCms.buildTransform(
+            source,
+            _SRGB,
+            mode,
+            "RGBA" if mode == "RGBA" else "RGB",
+            renderingIntent=ImageCms.Intent.PERCEPTUAL,
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return None
+
+
+def _to_srgb(image: Image.Image, transform: ImageCms.ImageCmsTransform | None) -> Image.Image:
+    if transform is not None:
+        converted = ImageCms.applyTransform(image, transform)
+        assert converted is not None  # only None when applied in place
+        return converted
     if image.mode == "CMYK":
         return image.convert("RGB")
     return image
 
 
-def _encode(image: Image.Image) -> Rendered:
+def _encode(image: Image.Image, *, webp: bool) -> Rendered:
     """Re-encode from pixels only: a fresh image carries no EXIF, GPS, XMP, ICC or comments.
 
     Opaque images become baseline JPEG with optimized Huffman tables: at thumbnail sizes a
@@ -245,31 +381,37 @@ def _encode(image: Image.Image) -> Rendered:
     for an image that arrives in a packet or two. Images with real transparency become lossy
     WebP with a lossless alpha channel: every current browser shows it, and on photographic
     content it is 5-10x smaller than PNG (measured: 5.7 kB against 52 kB at 256x192).
+    With `webp`, an opaque image is also encoded as lossy WebP from the same pixels.
     Both encoders are deterministic, so a replayed job writes identical bytes.
     """
     clean = Image.frombytes(image.mode, image.size, image.tobytes())
     out = BytesIO()
     if clean.mode == "RGBA":
         clean.save(out, "WEBP", quality=JPEG_QUALITY, method=WEBP_METHOD)
-        content_type = WEBP.content_type
-    else:
-        clean.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=False)
-        content_type = JPEG.content_type
-    return Rendered(out.getvalue(), content_type, clean.width, clean.height)
+        body = out.getvalue()
+        return Rendered(body, WEBP.content_type, clean.width, clean.height, body if webp else None)
+    clean.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=False)
+    variant = None
+    if webp:
+        encoded = BytesIO()
+        clean.save(encoded, "WEBP", quality=WEBP_VARIANT_QUALITY, method=WEBP_VARIANT_METHOD)
+        variant = encoded.getvalue()
+    return Rendered(out.getvalue(), JPEG.content_type, clean.width, clean.height, variant)
 
 
-def render_renditions(
+def _decoded(
     data: bytes, renditions: Iterable[Rendition], *, max_pixels: int
-) -> dict[str, Rendered]:
-    """Every rendition of one original from a single decode; same input, same bytes out."""
+) -> tuple[Probe, Iterator[tuple[str, Image.Image]]]:
+    """One decode of `data`: what it is (type, displayed size), and each rendition's pixels
+    from it, cropped, resized, in sRGB, upright, un-encoded."""
     renditions = list(renditions)
     with _opened(data, max_pixels) as (image, image_type):
-        orientation = _orientation(image)
-        icc_profile = image.info.get("icc_profile")
+        orientation = _orientation(image, image_type)
+        icc_profile = _colour_profile(image, image_type, data)
         width, height = image.size
         plans = [_plan(r, width, height, orientation in SWAPS_AXES) for r in renditions]
         factor = 1.0  # original pixels per decoded pixel
-        if image_type is JPEG:
+        if image_type is JPEG and plans:
             # DCT scaling: libjpeg decodes straight to 1/2, 1/4 or 1/8 size, choosing the
             # smallest scale that still leaves every rendition at least its output size.
             shrink = _shrink_factor(plans)
@@ -279,6 +421,8 @@ def render_renditions(
         image.load()  # of the first frame only: animations are opened at frame 0
         pixels = _normalized(image)
     del image  # when `pixels` is a converted copy, the decoded original is no longer needed
+    swapped = orientation in SWAPS_AXES
+    probe = Probe(image_type, height if swapped else width, width if swapped else height)
 
     if pixels.mode == "RGBA":
         if pixels.getchannel("A").getextrema()[0] == 255:
@@ -287,21 +431,54 @@ def render_renditions(
             # Premultiply once: Pillow's reduce() and resize() would otherwise convert RGBA to
             # RGBa and back around every call, each time over the whole original.
             pixels = pixels.convert("RGBa")
+    transform = _srgb_transform(icc_profile, "RGBA" if pixels.mode == "RGBa" else pixels.mode)
 
-    rendered: dict[str, Rendered] = {}
-    for plan in plans:
-        # Per rendition, so each pre-reduces by its own factor (a cover crop shrinks less).
-        left, top, right, bottom = (c / factor for c in plan.crop)
-        out = pixels.resize(
-            plan.size,
-            Image.Resampling.LANCZOS,
-            box=(left, top, right, bottom),
-            reducing_gap=REDUCING_GAP,
-        )
-        if out.mode == "RGBa":
-            out = out.convert("RGBA")
-        out = _to_srgb(out, icc_profile)
-        if orientation in TRANSPOSE:
-            out = out.transpose(TRANSPOSE[orientation])
-        rendered[plan.name] = _encode(out)
-    return rendered
+    def resized() -> Iterator[tuple[str, Image.Image]]:
+        for plan in plans:
+            left, top, right, bottom = (c / factor for c in plan.crop)
+            shrink = min((right - left) / plan.size[0], (bottom - top) / plan.size[1])
+            by = _box_factor(shrink)
+            out = pixels.resize(
+                plan.size,
+                Image.Resampling.LANCZOS,
+                box=(left, top, right, bottom),
+                # Pillow box-reduces by int(shrink / gap): this gap makes that `by`.
+                reducing_gap=shrink / (by + 0.5) if by >= 2 else None,
+            )
+            if out.mode == "RGBa":
+                out = out.convert("RGBA")
+            out = _to_srgb(out, transform)
+            if orientation in TRANSPOSE:
+                out = out.transpose(TRANSPOSE[orientation])
+            yield plan.name, out
+
+    return probe, resized()
+
+
+def _resized(
+    data: bytes, renditions: Iterable[Rendition], *, max_pixels: int
+) -> Iterator[tuple[str, Image.Image]]:
+    """Each rendition's pixels from one decode (see `_decoded`)."""
+    return _decoded(data, renditions, max_pixels=max_pixels)[1]
+
+
+def render_renditions(
+    data: bytes, renditions: Iterable[Rendition], *, max_pixels: int, webp: bool = False
+) -> dict[str, Rendered]:
+    """Every rendition of one original from a single decode; same input, same bytes out.
+
+    With `webp`, each rendition also carries a WebP encoding of the same resized pixels.
+    """
+    return {
+        name: _encode(pixels, webp=webp)
+        for name, pixels in _resized(data, renditions, max_pixels=max_pixels)
+    }
+
+
+def ingest(
+    data: bytes, renditions: Iterable[Rendition], *, max_pixels: int, webp: bool = False
+) -> tuple[Probe, dict[str, Rendered]]:
+    """Validate an image that arrived straight in the bucket and render it, from one decode:
+    what `inspect` and `render_renditions` find, without decoding twice."""
+    probe, pixels = _decoded(data, renditions, max_pixels=max_pixels)
+    return probe, {name: _encode(out, webp=webp) for name, out in pixels}

@@ -11,16 +11,29 @@ import re
 import secrets
 import time
 from collections.abc import Iterable
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
-from image_service.contract import ORIGINALS_PREFIX, THUMBNAILS_PREFIX
+from image_service.contract import INCOMING_PREFIX, ORIGINALS_PREFIX, THUMBNAILS_PREFIX
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-EXTENSIONS = ("jpg", "png", "gif", "webp")
+EXTENSIONS = ("jpg", "png", "gif", "webp", "heic", "avif")
 # 128 bits in 26 base32 digits leaves the top two bits zero, hence the leading [0-7].
-NAME = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}\.(?:jpg|png|gif|webp)")
+NAME = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}\.(?:jpg|png|gif|webp|heic|avif)")
 ID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
-MAX_NAME_LENGTH = 31  # 26 + len(".webp")
+MAX_NAME_LENGTH = 31  # 26 + len(".webp"), len(".heic"), len(".avif")
+
+
+MAX_FILENAME_BYTES = 255
+
+
+def clean_filename(raw: str | None) -> str:
+    """The client's file name as metadata: last path component, no controls, bounded."""
+    if not raw:
+        return ""
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable())
+    encoded = name.encode("utf-8")[:MAX_FILENAME_BYTES]
+    return encoded.decode("utf-8", errors="ignore").strip()
 
 
 def new_id(now_ms: int | None = None) -> str:
@@ -49,6 +62,17 @@ def valid_id(raw: str | None) -> str | None:
     return decoded if ID.fullmatch(decoded) else None
 
 
+def incoming_key(image_id: str) -> str:
+    return f"{INCOMING_PREFIX}{image_id}"
+
+
+def id_from_incoming_key(key: str) -> str | None:
+    """The id of a direct upload's object key (as S3 events carry it, still URL-encoded)."""
+    if not key.startswith(INCOMING_PREFIX):
+        return None
+    return valid_id(unquote_plus(key[len(INCOMING_PREFIX) :]))
+
+
 def original_key(name: str) -> str:
     return f"{ORIGINALS_PREFIX}{name}"
 
@@ -64,6 +88,14 @@ def name_from_original_key(key: str) -> str | None:
     return name if NAME.fullmatch(name) else None
 
 
+def webp_thumbnail_key(rendition: str, name: str) -> str:
+    """The rendition as WebP, beside its JPEG (or WebP with alpha): `<name>.webp`."""
+    return f"{thumbnail_key(rendition, name)}.webp"
+
+
 def image_keys(name: str, renditions: Iterable[str]) -> list[str]:
-    """Every object an image may have: its original and each rendition's thumbnail."""
-    return [original_key(name), *(thumbnail_key(r, name) for r in dict.fromkeys(renditions))]
+    """Every object an image may have: its original and each rendition's thumbnails."""
+    keys = [original_key(name)]
+    for rendition in dict.fromkeys(renditions):
+        keys += [thumbnail_key(rendition, name), webp_thumbnail_key(rendition, name)]
+    return keys

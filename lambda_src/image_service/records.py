@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,9 +27,11 @@ from botocore.exceptions import ClientError
 
 from image_service import names
 from image_service.contract import (
+    EXPIRES_AT,
     FEED_INDEX,
     FEED_PARTITION,
     FEED_PARTITION_VALUE,
+    INCOMING_LIFETIME_DAYS,
     LISTED,
     TABLE_KEY,
     Status,
@@ -44,7 +47,13 @@ _NAMES = {
     "#feed": FEED_PARTITION,
     "#updated": "updated_at",
     "#renditions": "renditions",
-    "#token": "delete_token_hash",
+    "#name": "name",
+    "#type": "content_type",
+    "#size": "size",
+    "#width": "width",
+    "#height": "height",
+    "#expires": EXPIRES_AT,
+    "#gave_up": "gave_up",
 }
 ALL_STATUSES = (
     Status.UPLOADING,
@@ -132,6 +141,32 @@ def pending_record(
     }
 
 
+def expires_at() -> int:
+    """When an unfinished upload's record may go (TTL, epoch seconds): when the bucket's
+    lifecycle removes what is left of its bytes."""
+    return int(time.time()) + INCOMING_LIFETIME_DAYS * 86_400
+
+
+def uploading_record(
+    *, image_id: str, filename: str, content_type: str, size: int, token_hash: str
+) -> dict[str, Any]:
+    """A direct-upload ticket: not listed, no name yet (the type comes from the bytes), and
+    expiring if its bytes never arrive. `content_type` and `size` are what the client declared
+    until the bytes say otherwise."""
+    created = now()
+    return {
+        TABLE_KEY: image_id,
+        "status": Status.UPLOADING,
+        "content_type": content_type,
+        "size": size,
+        "filename": filename,
+        "created_at": created,
+        "updated_at": created,
+        "delete_token_hash": token_hash,
+        EXPIRES_AT: expires_at(),
+    }
+
+
 class Outcome(Enum):
     UPDATED = "updated"
     GONE = "gone"  # no record, or it is being deleted: the image must not come back
@@ -202,21 +237,25 @@ class Catalogue:
         self,
         image_id: str,
         expression: str,
-        allowed: Iterable[str],
         values: Mapping[str, Any],
+        allowed: Iterable[str] = (),
+        condition: str | None = None,
     ) -> Outcome:
+        """One conditional write: the record exists and its status is one of `allowed` (or
+        `condition` holds). A refusal says whether the image is gone or merely elsewhere."""
         allowed = tuple(allowed)
         statuses = {f":allowed{i}": status for i, status in enumerate(allowed)}
-        condition = f"attribute_exists(#id) AND #status IN ({', '.join(statuses)})"
+        if condition is None:
+            condition = f"#status IN ({', '.join(statuses)})"
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key={TABLE_KEY: {"S": image_id}},
                 UpdateExpression=expression,
-                ConditionExpression=condition,
+                ConditionExpression=f"attribute_exists(#id) AND ({condition})",
                 ExpressionAttributeNames={
                     "#id": TABLE_KEY,
-                    **{k: v for k, v in _NAMES.items() if k in expression or k == "#status"},
+                    **{k: v for k, v in _NAMES.items() if k in expression + condition},
                 },
                 ExpressionAttributeValues=_values({**values, **statuses}),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -236,8 +275,8 @@ class Catalogue:
         return self._update(
             image_id,
             "SET #status = :ready, #renditions = :renditions, #updated = :now REMOVE #error",
-            (Status.PENDING, Status.FAILED, Status.READY),
             {":ready": Status.READY, ":renditions": dict(renditions), ":now": now()},
+            (Status.PENDING, Status.FAILED, Status.READY),
         )
 
     def mark_failed(self, image_id: str, code: str, message: str) -> Outcome:
@@ -245,12 +284,12 @@ class Catalogue:
         return self._update(
             image_id,
             "SET #status = :failed, #error = :error, #updated = :now",
-            (Status.PENDING, Status.FAILED),
             {
                 ":failed": Status.FAILED,
                 ":error": {"code": code, "message": message},
                 ":now": now(),
             },
+            (Status.PENDING, Status.FAILED),
         )
 
     def start_delete(self, image_id: str) -> Outcome:
@@ -259,8 +298,67 @@ class Catalogue:
         return self._update(
             image_id,
             "SET #status = :deleting, #updated = :now REMOVE #feed",
-            ALL_STATUSES,
             {":deleting": Status.DELETING, ":now": now()},
+            ALL_STATUSES,
+        )
+
+    # --- direct uploads ----------------------------------------------------------------
+
+    # A ticket still waiting for its bytes, or one whose processing was given up on the last
+    # try before it ran (so a worker killed on every try leaves it `rejected`, never stuck).
+    _INGESTIBLE = "#status = :uploading OR (#status = :rejected AND #gave_up = :yes)"
+
+    def mark_ingested(
+        self, image_id: str, *, name: str, content_type: str, size: int, width: int, height: int
+    ) -> Outcome:
+        """The bytes that arrived are a valid image: it becomes `pending`, named, listed, and
+        no longer expires."""
+        return self._update(
+            image_id,
+            "SET #status = :pending, #name = :name, #type = :type, #size = :size,"
+            " #width = :width, #height = :height, #feed = :feed, #updated = :now"
+            " REMOVE #expires, #gave_up, #error",
+            {
+                ":pending": Status.PENDING,
+                ":name": name,
+                ":type": content_type,
+                ":size": size,
+                ":width": width,
+                ":height": height,
+                ":feed": FEED_PARTITION_VALUE,
+                ":now": now(),
+                ":uploading": Status.UPLOADING,
+                ":rejected": Status.REJECTED,
+                ":yes": True,
+            },
+            condition=self._INGESTIBLE,
+        )
+
+    def mark_rejected(
+        self, image_id: str, code: str, message: str, *, gave_up: bool = False
+    ) -> Outcome:
+        """The bytes are not an acceptable image (or, `gave_up`, could not be processed at
+        all): `rejected` with the error, expiring like a ticket."""
+        values: dict[str, Any] = {
+            ":rejected": Status.REJECTED,
+            ":error": {"code": code, "message": message},
+            ":expires": expires_at(),
+            ":now": now(),
+            ":uploading": Status.UPLOADING,
+            ":yes": True,
+        }
+        expression = (
+            "SET #status = :rejected, #error = :error, #expires = :expires, #updated = :now"
+        )
+        if gave_up:
+            return self._update(
+                image_id,
+                expression + ", #gave_up = :yes",
+                values,
+                condition="#status = :uploading",
+            )
+        return self._update(
+            image_id, expression + " REMOVE #gave_up", values, condition=self._INGESTIBLE
         )
 
     def finish_delete(self, image_id: str) -> None:

@@ -12,7 +12,9 @@ from botocore.exceptions import ClientError
 API_BOTO_CONFIG = BotoConfig(
     connect_timeout=2, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"}
 )
-SERVABLE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+SERVABLE_TYPES = frozenset(
+    {"image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/avif"}
+)
 MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 
 

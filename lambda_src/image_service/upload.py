@@ -35,7 +35,6 @@ catalogue = records.Catalogue(boto3.client("dynamodb", config=API_BOTO_CONFIG), 
 app, handler = api.rest_function(logger, CONFIG.cors_origins)
 
 RETRY_AFTER_SECONDS = "5"
-MAX_FILENAME_BYTES = 255
 # The body may carry the image base64-encoded inside JSON (4/3 larger) plus form overhead;
 # anything beyond this is refused before it is decoded at all.
 BODY_OVERHEAD = 64 * 1024
@@ -45,16 +44,6 @@ BODY_OVERHEAD = 64 * 1024
 class Upload:
     data: bytes
     filename: str
-
-
-def _clean_filename(raw: str | None) -> str:
-    """The client's file name as metadata: last path component, no controls, bounded."""
-    if not raw:
-        return ""
-    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch.isprintable())
-    encoded = name.encode("utf-8")[:MAX_FILENAME_BYTES]
-    return encoded.decode("utf-8", errors="ignore").strip()
 
 
 def _from_json(body: bytes) -> Upload:
@@ -71,7 +60,7 @@ def _from_json(body: bytes) -> Upload:
         raise MalformedRequest(
             'Expected JSON {"file": {"filename": ..., "content": "<base64>"}}.'
         ) from err
-    return Upload(data, _clean_filename(filename))
+    return Upload(data, names.clean_filename(filename))
 
 
 def _from_multipart(body: bytes, content_type: str) -> Upload:
@@ -85,7 +74,7 @@ def _from_multipart(body: bytes, content_type: str) -> Upload:
             data = part.get_payload(decode=True)
             if not isinstance(data, bytes):
                 break
-            return Upload(data, _clean_filename(part.get_filename()))
+            return Upload(data, names.clean_filename(part.get_filename()))
     raise MalformedRequest('The multipart body has no field named "file".')
 
 
@@ -101,7 +90,7 @@ def read_upload(event: APIGatewayProxyEvent, max_bytes: int) -> Upload:
         upload = _from_json(body)
     else:
         # Raw bytes; a non-ASCII file name arrives percent-encoded (headers are Latin-1).
-        upload = Upload(body, _clean_filename(unquote(event.headers.get("X-Filename") or "")))
+        upload = Upload(body, names.clean_filename(unquote(event.headers.get("X-Filename") or "")))
     if len(upload.data) > max_bytes:
         raise PayloadTooLarge(f"The image is larger than {max_bytes} bytes.")
     if not upload.data:

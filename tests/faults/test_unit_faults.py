@@ -20,6 +20,7 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from botocore.stub import Stubber
+from image_service import names
 
 from local_runner.harness import object_keys, queue_depth
 from samples import images
@@ -236,9 +237,7 @@ def test_worker_fault_fails_the_record_and_the_retry_makes_the_thumbnails(
         assert run_worker(functions, context, job, attempt=3) == []
 
     assert thumbnail_answer(functions, context, name) == (200, "image/jpeg")
-    assert object_keys(aws.s3, BUCKET) == sorted(
-        [f"originals/{name}"] + [f"thumbnails/{r}/{name}" for r in RENDITIONS]
-    )
+    assert object_keys(aws.s3, BUCKET) == sorted(names.image_keys(name, RENDITIONS))
 
 
 def test_fault_that_outlasts_every_try_ends_thumbnail_failed(

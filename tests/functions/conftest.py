@@ -28,6 +28,7 @@ BUCKET = "image-service-test-bucket"
 TABLE = "image-service-test-catalogue"
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/jobs"
 MAX_UPLOAD_BYTES = 1_000_000
+MAX_DIRECT_UPLOAD_BYTES = 5_000_000
 MAX_IMAGE_PIXELS = 10_000_000
 MAX_RECEIVE_COUNT = 3
 RENDITIONS = {
@@ -39,6 +40,7 @@ FUNCTION_ENV = {
     "TABLE_NAME": TABLE,
     "QUEUE_URL": QUEUE_URL,
     "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+    "MAX_DIRECT_UPLOAD_BYTES": str(MAX_DIRECT_UPLOAD_BYTES),
     "MAX_IMAGE_PIXELS": str(MAX_IMAGE_PIXELS),
     "MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
     "RENDITIONS": json.dumps(RENDITIONS, separators=(",", ":")),

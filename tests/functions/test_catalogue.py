@@ -261,7 +261,7 @@ def test_delete_removes_the_record_the_original_and_every_rendition(
     assert (response["statusCode"], response["body"]) == (204, "")
     assert aws.record(created["id"]) is None
     assert not [k for k in aws.object_keys() if created["id"] in k]
-    assert len([k for k in aws.object_keys() if kept["id"] in k]) == 3
+    assert len([k for k in aws.object_keys() if kept["id"] in k]) == 5  # original, 2 x 2 thumbnails
     assert feed(functions, context)[0] == [kept["id"]]
     gone = call(functions, context, catalogue_event("GET", created["id"]))
     assert error_of(gone) == (404, "NotFound")

@@ -94,3 +94,38 @@ def test_hidden_colour_under_transparency_does_not_bleed() -> None:
     assert green.extrema[0][1] <= 60  # the red's own green is 20
     assert pixel(thumb, (250, 96))[3] == 0
     assert render(data) == rendered  # same input, same bytes
+
+
+def test_webp_variants_encode_the_same_pixels_as_the_primary() -> None:
+    data = encoded(images.photo(2400, 1800), "PNG")
+    plain = render(data)
+    both = render_renditions(data, RENDITIONS, max_pixels=MAX_PIXELS, webp=True)
+    assert all(r.webp is None for r in plain.values())  # only made when asked for
+    for name, rendition in both.items():
+        assert rendition.body == plain[name].body  # the primary does not change
+        assert rendition.content_type == "image/jpeg"
+        assert rendition.webp is not None
+        assert rendition.webp[:4] == b"RIFF"
+        assert rendition.webp[8:12] == b"WEBP"
+        variant, primary = decoded_bytes(rendition.webp), decoded(rendition)
+        assert variant.size == primary.size == (rendition.width, rendition.height)
+        mean_error = ImageStat.Stat(ImageChops.difference(variant, primary)).mean
+        assert max(mean_error) < 3, (name, mean_error)
+    assert render_renditions(data, RENDITIONS, max_pixels=MAX_PIXELS, webp=True) == both
+
+
+def test_a_transparent_rendition_is_webp_already_and_not_encoded_twice() -> None:
+    original = Image.new("RGBA", (1200, 900), (*RED, 0))
+    ImageDraw.Draw(original).ellipse((100, 100, 1100, 800), fill=(*BLUE, 255))
+    rendered = render_renditions(
+        encoded(original, "PNG"), RENDITIONS, max_pixels=MAX_PIXELS, webp=True
+    )
+    for rendition in rendered.values():
+        assert rendition.content_type == "image/webp"
+        assert rendition.webp is rendition.body
+
+
+def decoded_bytes(body: bytes) -> Image.Image:
+    image = Image.open(BytesIO(body))
+    image.load()
+    return image

@@ -273,7 +273,7 @@ def test_last_try_marks_failed_before_rendering(
     assert seen_during_render == [True]
 
 
-def test_last_try_that_succeeds_leaves_no_failed_mark(
+def test_last_try_that_succeeds_ends_ready(
     functions: Functions, aws: Aws, context: LambdaContext
 ) -> None:
     name = f"{ID}.jpg"
@@ -283,7 +283,9 @@ def test_last_try_that_succeeds_leaves_no_failed_mark(
     assert sorted(aws.object_keys()) == [
         f"originals/{name}",
         f"thumbnails/square/{name}",
+        f"thumbnails/square/{name}.webp",
         f"thumbnails/thumb/{name}",
+        f"thumbnails/thumb/{name}.webp",
     ]
     record = aws.record(ID)
     assert record is not None
@@ -302,11 +304,14 @@ def test_the_record_becomes_ready_with_what_each_rendition_is(
     for rendition in ("thumb", "square"):
         stored = aws.get(f"thumbnails/{rendition}/{name}")
         image = Image.open(BytesIO(stored["Data"]))
+        webp = aws.get(f"thumbnails/{rendition}/{name}.webp")
+        assert webp["ContentType"] == "image/webp"
         assert record["renditions"][rendition] == {
             "content_type": stored["ContentType"],
             "width": image.width,
             "height": image.height,
             "bytes": len(stored["Data"]),
+            "webp_bytes": len(webp["Data"]),
         }
 
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow  # drives the local runner
 ID = "01JDXK9V3Q8ZJ4W6M2T5R7Y0AB"
 OUTSIDE_ALLOW_LIST = [
     "jpeg", "JPG", "Jpg", "png ", "bmp", "tif", "tiff", "svg", "svgz", "html", "htm", "xml",
-    "js", "php", "exe", "pdf", "psd", "eps", "ico", "heic", "avif", "jxl", "json", "txt",
+    "js", "php", "exe", "pdf", "psd", "eps", "ico", "heif", "HEIC", "avifs", "jxl", "json", "txt",
     "jpg.html", "jpg%00.html", "jpg;.html", "",
 ]  # fmt: skip
 NAMES = {

@@ -15,6 +15,7 @@ import struct
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from image_service import names
 from PIL import Image
 
 from local_runner.harness import object_keys
@@ -124,9 +125,7 @@ def test_mutated_images_get_only_allowed_answers(
     if result["batchItemFailures"]:
         assert status_after == "failed", "a decode failure was not marked"
     else:
-        assert keys == sorted(
-            [f"originals/{PLANTED}"] + [f"thumbnails/{r}/{PLANTED}" for r in RENDITIONS]
-        )
+        assert keys == sorted(names.image_keys(PLANTED, RENDITIONS))
         assert status_after == "ready"
     if status == 201:
         assert not result["batchItemFailures"], "accepted upload whose thumbnail cannot be made"

@@ -66,19 +66,23 @@ def test_pillow_layer_is_built_for_the_target_platform(tmp_path: Path) -> None:
         (layer,) = (p for p in outdir.glob("asset.*") if p.is_dir())
 
         cpython = "cp" + settings.python_version.replace(".", "")
-        tags = _wheel_tags(layer, "pillow")
-        assert tags, "Pillow is installed from a wheel"
-        for tag in tags:
-            python, abi, platform = tag.split("-")
-            assert (python, abi) == (cpython, cpython), tag
-            assert platform.startswith("manylinux"), tag
-            assert platform.endswith(machine), tag
-        # The compiled core is the one this runtime and CPU load.
-        assert list(
-            (layer / "python" / "PIL").glob(
-                f"_imaging.cpython-{cpython[2:]}-{machine}-linux-gnu.so"
-            )
-        )
+        for distribution in ("pillow", "pi_heif"):
+            tags = _wheel_tags(layer, distribution)
+            assert tags, f"{distribution} is installed from a wheel"
+            for tag in tags:
+                python, abi, platform = tag.split("-")
+                assert (python, abi) == (cpython, cpython), tag
+                assert platform.startswith("manylinux"), tag
+                assert platform.endswith(machine), tag
+        # The compiled cores are the ones this runtime and CPU load.
+        suffix = f"cpython-{cpython[2:]}-{machine}-linux-gnu.so"
+        assert list((layer / "python" / "PIL").glob(f"_imaging.{suffix}"))
+        assert (layer / "python" / f"_pi_heif.{suffix}").is_file()
+        # HEIC is decoded by libheif + libde265 (LGPL); no HEVC encoder (x265, GPL) ships.
+        libraries = {p.name.split("-")[0] for p in (layer / "python").rglob("*.so*")}
+        assert {"libheif", "libde265"} <= libraries, libraries
+        assert not any("x265" in name for name in libraries), libraries
+        assert not list((layer / "python").glob("pillow_heif*"))
 
         size = sum(f.stat().st_size for f in layer.rglob("*") if f.is_file())
         assert size < LAMBDA_UNZIPPED_LIMIT / 5, f"{size / 1e6:.1f} MB"

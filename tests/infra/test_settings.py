@@ -30,6 +30,9 @@ def test_committed_stages_are_valid() -> None:
         ({"architecture": "aarch64"}, "architecture"),
         ({"maxUploadBytes": MAX_UPLOAD_BYTES_CEILING + 1}, "maxUploadBytes"),
         ({"maxUploadBytes": "4MB"}, "maxUploadBytes"),
+        ({"maxDirectUploadBytes": 100_000_001}, "maxDirectUploadBytes"),
+        ({"maxDirectUploadBytes": 1_000}, "maxDirectUploadBytes"),  # below maxUploadBytes
+        ({"maxDirectUploadBytes": "50MB"}, "maxDirectUploadBytes"),
         ({"maxImagePixels": 0}, "maxImagePixels"),
         ({"apiKeyRequired": "yes"}, "apiKeyRequired"),
         ({"corsOrigins": "*"}, "corsOrigins"),
