@@ -3,33 +3,51 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import boto3
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
 
+from local_runner.s3_post import CorsRule, PostPolicyGate
 from local_runner.template import LOCAL_REGION, Bucket, Queue, Service, Table
 
 log = logging.getLogger("local_runner")
 
 
-class Emulator:
-    """moto server on 127.0.0.1, on a free port."""
+# The credentials every local caller signs with: moto's fake ones, never real ones.
+ACCESS_KEY = "testing"
+SECRET_KEY = "testing"  # noqa: S105
 
-    def __init__(self) -> None:
+
+class Emulator:
+    """moto server on 127.0.0.1, on a free port, behind S3's POST policy checks and CORS for
+    the stack's buckets (`cors`: bucket name -> its rules), which moto does not enforce."""
+
+    def __init__(self, cors: dict[str, tuple[CorsRule, ...]] | None = None) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per call is noise
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
+        moto = DomainDispatcherApplication(create_backend_app)
+        app = PostPolicyGate(moto, cors or {}, {ACCESS_KEY: SECRET_KEY})
+        # As moto's own ThreadedMotoServer serves it, with the gate in front.
+        self._server = make_server(
+            "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._thread.start()
+        self.endpoint = f"http://127.0.0.1:{self._server.server_port}"
 
     def client(self, service: str) -> Any:
         """A client that can only ever talk to the emulator."""
         session = boto3.session.Session(
             # moto's fake credentials, never real ones.
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
             aws_session_token="testing",  # noqa: S106
             region_name=LOCAL_REGION,
         )
@@ -40,7 +58,9 @@ class Emulator:
         )
 
     def stop(self) -> None:
-        self._server.stop()
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+        self._server.server_close()
 
 
 def create_resources(emulator: Emulator, service: Service) -> list[str]:
@@ -65,7 +85,24 @@ def create_resources(emulator: Emulator, service: Service) -> list[str]:
             _create_queue(sqs, queue)
             created.add(queue.arn)
             pending.remove(queue)
+    # Last: S3 checks that a notification's queue exists (and sends it a test event).
+    for notification in service.notifications:
+        s3.put_bucket_notification_configuration(
+            Bucket=notification.bucket,
+            NotificationConfiguration=dict(notification.configuration),
+        )
     return notes
+
+
+def bucket_cors(service: Service) -> dict[str, tuple[CorsRule, ...]]:
+    """Each stack bucket's CORS rules, as the template declares them."""
+    return {
+        bucket.name: tuple(
+            CorsRule.from_template(rule)
+            for rule in (bucket.properties.get("CorsConfiguration") or {}).get("CorsRules", [])
+        )
+        for bucket in service.buckets
+    }
 
 
 def _create_bucket(s3: Any, bucket: Bucket) -> list[str]:
@@ -106,8 +143,6 @@ def _create_bucket(s3: Any, bucket: Bucket) -> list[str]:
     for unapplied, why in (
         ("LifecycleConfiguration", "no days pass locally"),
         ("LoggingConfiguration", "no access logs locally"),
-        ("NotificationConfiguration", "bucket notifications are not emulated"),
-        ("CorsConfiguration", "presigned URLs are fetched directly"),
     ):
         if unapplied in p:
             notes.append(f"bucket {bucket.logical_id}: {unapplied} not applied ({why})")

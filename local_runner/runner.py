@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from local_runner.apigw import ApiServer
-from local_runner.emulator import Emulator, create_resources
+from local_runner.emulator import Emulator, bucket_cors, create_resources
 from local_runner.lambdas import FunctionPool, LayerContents, layer_contents, start_pools
 from local_runner.sqs_source import SqsEventSource
 from local_runner.template import (
@@ -83,7 +83,8 @@ class LocalRunner:
         if len(preview.apis) > 1:
             raise TemplateError("the local runner serves one REST API per stack")
 
-        self.emulator = Emulator()
+        # Bucket names do not depend on the endpoint: the preview knows their CORS rules.
+        self.emulator = Emulator(cors=bucket_cors(preview))
         local = LocalAws(endpoint=self.emulator.endpoint)
         self.service = service = load_service(
             self.assembly,
@@ -184,6 +185,15 @@ class LocalRunner:
             lines.append(f"  bucket:     {bucket.name}  ({bucket.logical_id})")
         for table in service.tables:
             lines.append(f"  table:      {table.name}  ({table.logical_id})")
+        for notification in service.notifications:
+            for queue in notification.configuration.get("QueueConfigurations", []):
+                rules = queue.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+                where = " ".join(f"{r['Name']}={r['Value']}" for r in rules) or "every key"
+                target = queue["QueueArn"].rsplit(":", 1)[-1]
+                lines.append(
+                    f"  events:     {notification.bucket} {','.join(queue['Events'])}"
+                    f" ({where}) -> {target}"
+                )
         for queue in service.queues:
             vt = queue.attributes.get("VisibilityTimeout", "30")
             lines.append(f"  queue:      {queue.url}  (visibility {vt} s)")
@@ -273,6 +283,21 @@ def curl_examples(url: str, api: RestApi, api_key: str | None) -> list[str]:
         lines.append(
             f'  curl -sS -X DELETE -H "X-Delete-Token: $TOKEN"{key("DELETE", "/images/{id}")}'
             f" -w '%{{http_code}}\\n' {url}/images/$ID"
+        )
+    if ("POST", "/uploads") in routes:
+        lines.append(
+            "  # a large photo (up to maxDirectUploadBytes): a ticket, then the bytes straight"
+            " to the bucket"
+        )
+        lines.append(
+            '  curl -sS -H \'Content-Type: application/json\' -d \'{"filename": "big.jpg",'
+            ' "content_type": "image/jpeg", "size": \'$(wc -c < big.jpg)\'}\''
+            f"{key('POST', '/uploads')} {url}/uploads > ticket.json"
+        )
+        lines.append(
+            "  curl -sS -w '%{http_code}\\n' $(python3 -c 'import json; t = json.load(open("
+            '"ticket.json")); print(*[f"-F {k}={v}" for k, v in t["upload"]["fields"].items()],'
+            ' "-F file=@big.jpg", t["upload"]["url"])\')'
         )
     return lines
 

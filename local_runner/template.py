@@ -51,6 +51,9 @@ IGNORED_TYPES: Mapping[str, str] = {
 EMULATED_TYPES = frozenset(
     {
         "AWS::S3::Bucket",
+        # CDK writes a bucket's notifications through a custom resource; the runner applies
+        # its configuration to the emulator itself (its provider function never runs).
+        "Custom::S3BucketNotifications",
         "AWS::DynamoDB::Table",
         "AWS::SQS::Queue",
         "AWS::Lambda::Function",
@@ -84,6 +87,13 @@ class Bucket:
     logical_id: str
     name: str
     properties: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class BucketNotifications:
+    logical_id: str
+    bucket: str  # the bucket's name
+    configuration: Mapping[str, Any]  # S3's NotificationConfiguration, resolved
 
 
 @dataclass(frozen=True)
@@ -176,6 +186,7 @@ class Service:
 
     stack_name: str
     buckets: tuple[Bucket, ...]
+    notifications: tuple[BucketNotifications, ...]
     tables: tuple[Table, ...]
     queues: tuple[Queue, ...]
     functions: Mapping[str, Function]  # by logical id
@@ -429,6 +440,14 @@ def load_service(
         Bucket(logical_id, resolver.name(logical_id), resolver.resolve(props(logical_id)))
         for logical_id in by_type.get("AWS::S3::Bucket", [])
     )
+    notifications = tuple(
+        BucketNotifications(
+            logical_id,
+            resolver.string(props(logical_id)["BucketName"]),
+            resolver.resolve(props(logical_id).get("NotificationConfiguration") or {}),
+        )
+        for logical_id in by_type.get("Custom::S3BucketNotifications", [])
+    )
     tables = tuple(
         Table(logical_id, resolver.name(logical_id), resolver.resolve(props(logical_id)))
         for logical_id in by_type.get("AWS::DynamoDB::Table", [])
@@ -438,18 +457,20 @@ def load_service(
         for logical_id in by_type.get("AWS::SQS::Queue", [])
     )
 
-    # Functions that only back an ignored custom resource never run locally.
+    # Functions that only back a custom resource the runner ignores or applies itself never
+    # run locally.
     providers = {
         token["Fn::GetAtt"][0]
         for logical_id, resource in resources.items()
-        if resource["Type"] in IGNORED_TYPES and resource["Type"].startswith("Custom::")
+        if resource["Type"].startswith("Custom::")
+        and (resource["Type"] in IGNORED_TYPES or resource["Type"] in EMULATED_TYPES)
         for token in [props(logical_id).get("ServiceToken")]
         if isinstance(token, dict) and isinstance(token.get("Fn::GetAtt"), list)
     }
     functions: dict[str, Function] = {}
     for logical_id in by_type.get("AWS::Lambda::Function", []):
         if logical_id in providers:
-            reason = "provider of an ignored custom resource"
+            reason = "provider of a custom resource the runner ignores or applies itself"
             ignored.append(Ignored(logical_id, "AWS::Lambda::Function", reason))
             continue
         functions[logical_id] = _function(assembly, resolver, logical_id, resources[logical_id])
@@ -494,6 +515,7 @@ def load_service(
     return Service(
         stack_name=assembly.stack_name,
         buckets=buckets,
+        notifications=notifications,
         tables=tables,
         queues=queues,
         functions=functions,

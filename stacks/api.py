@@ -83,6 +83,22 @@ class Api(Construct):
             },
             layers=[powertools],
         )
+        self.tickets = ServiceFunction(
+            self,
+            "Tickets",
+            settings=settings,
+            handler="image_service.tickets.handler",
+            description="POST /uploads: a ticket (presigned POST) for one direct upload to S3",
+            memory_size=256,
+            timeout=API_TIMEOUT,
+            environment={
+                Env.BUCKET_NAME: bucket.bucket_name,
+                Env.TABLE_NAME: table.table_name,
+                Env.MAX_DIRECT_UPLOAD_BYTES: str(settings.max_direct_upload_bytes),
+                Env.CORS_ORIGINS: cors,
+            },
+            layers=[powertools],
+        )
         self.catalogue = ServiceFunction(
             self,
             "Catalogue",
@@ -181,6 +197,9 @@ class Api(Construct):
                 **method_options,
             )
 
+        self.rest_api.root.add_resource("uploads").add_method(
+            "POST", apigw.LambdaIntegration(self.tickets.function), **method_options
+        )
         catalogue = apigw.LambdaIntegration(self.catalogue.function)
         images = self.rest_api.root.add_resource("images")
         images.add_method(

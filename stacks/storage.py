@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+from image_service.contract import INCOMING_LIFETIME_DAYS, INCOMING_PREFIX
 
 from stacks.acknowledgements import skip_checkov
 from stacks.settings import Settings
@@ -39,8 +40,24 @@ class Storage(Construct):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="images/",
             lifecycle_rules=[
-                s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(1))
+                s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(1)),
+                # Direct uploads the worker never took (it removes every one it handles).
+                s3.LifecycleRule(
+                    prefix=INCOMING_PREFIX, expiration=Duration.days(INCOMING_LIFETIME_DAYS)
+                ),
             ],
+            # Browsers post direct uploads straight to the bucket from the stage's origins.
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.POST],
+                    allowed_origins=list(settings.cors_origins),
+                    allowed_headers=["*"],
+                    exposed_headers=["ETag", "Location"],
+                    max_age=3000,
+                )
+            ]
+            if settings.cors_origins
+            else None,
         )
         skip_checkov(
             self.bucket,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -165,13 +165,17 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 
 def stored_image_response(
-    event: APIGatewayProxyEvent, stored: StoredObject, cache_control: str
+    event: APIGatewayProxyEvent,
+    stored: StoredObject,
+    cache_control: str,
+    extra: Mapping[str, str] | None = None,
 ) -> Response[Any]:
     """The stored image's bytes, or 304 when the client's copy (If-None-Match) is current."""
     headers = {
         "ETag": stored.etag,
         "Cache-Control": cache_control,
         "X-Content-Type-Options": "nosniff",
+        **(extra or {}),
     }
     if etag_matches(event.headers.get("If-None-Match"), stored.etag):
         stored.close()

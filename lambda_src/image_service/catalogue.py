@@ -105,12 +105,13 @@ def delete_image(matched: str) -> Response[Any]:
             raise Forbidden()
         if catalogue.start_delete(image_id) is records.Outcome.GONE:
             raise NotFound("No image with this id.")
+        # A direct upload's bytes may still wait under incoming/ (or never came).
+        keys = [names.incoming_key(image_id)]
         name = record.get("name")
         if name:
             recorded = record.get("renditions") or {}
-            delete_objects(
-                s3, CONFIG.bucket_name, names.image_keys(name, [*CONFIG.renditions, *recorded])
-            )
+            keys += names.image_keys(name, [*CONFIG.renditions, *recorded])
+        delete_objects(s3, CONFIG.bucket_name, keys)
         catalogue.finish_delete(image_id)
     except (ClientError, BotoCoreError) as err:
         raise ServiceUnavailable(headers={"Retry-After": RETRY_AFTER_SECONDS}) from err

@@ -49,6 +49,11 @@ class UnknownRendition(ServiceError):
     default_message = "Unknown thumbnail size."
 
 
+class UnknownFormat(ServiceError):
+    status, code = 400, "UnknownFormat"
+    default_message = "Unknown thumbnail format; one of: webp, jpeg."
+
+
 class NotFound(ServiceError):
     status, code = 404, "NotFound"
     default_message = "No image with this name."

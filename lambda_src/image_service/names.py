@@ -67,10 +67,13 @@ def incoming_key(image_id: str) -> str:
 
 
 def id_from_incoming_key(key: str) -> str | None:
-    """The id of a direct upload's object key (as S3 events carry it, still URL-encoded)."""
-    if not key.startswith(INCOMING_PREFIX):
+    """The id of a direct upload's object key as S3 events carry it: URL-encoded, form-style
+    (decoded once here, whatever the encoder did with the `/`)."""
+    decoded = unquote_plus(key)
+    if not decoded.startswith(INCOMING_PREFIX):
         return None
-    return valid_id(unquote_plus(key[len(INCOMING_PREFIX) :]))
+    image_id = decoded[len(INCOMING_PREFIX) :]
+    return image_id if ID.fullmatch(image_id) else None
 
 
 def original_key(name: str) -> str:

@@ -254,6 +254,16 @@ def test_poison_messages_end_in_the_dlq_the_alarm_watches(service: RunnerProcess
         sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
 
 
+def empty_dead_letters(service: RunnerProcess) -> None:
+    """What PurgeQueue does, without its one-a-minute limit (several tests empty the DLQ)."""
+    sqs, url = service.client("sqs"), dead_letter_queue(service)
+    while messages := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30
+    ).get("Messages", []):
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
 def heavy_webp() -> bytes:
     """50 MP with alpha, small to send: its render takes seconds of CPU in the worker."""
     image = Image.radial_gradient("L").resize((8000, 6000))
@@ -287,5 +297,39 @@ def test_upload_whose_worker_dies_on_every_try_ends_thumbnail_failed(
     finally:
         saboteur.stop()
     status = thumbnail_status(service, name)
-    service.client("sqs").purge_queue(QueueUrl=dead_letter_queue(service))
+    empty_dead_letters(service)
     assert status == "ThumbnailFailed"
+
+
+def test_a_direct_upload_whose_worker_dies_on_every_try_ends_rejected(
+    service: RunnerProcess,
+) -> None:
+    """The same edge for a direct upload: its ticket must not stay `uploading` forever. The
+    last try marks it rejected before it decodes; the bytes expire with incoming/."""
+    dead_before = depths(service)[1]
+    data = heavy_webp()
+    ticket = requests.post(
+        f"{service.url}/uploads",
+        json={"filename": "heavy.webp", "content_type": "image/webp", "size": len(data)},
+        timeout=30,
+    ).json()
+    saboteur = Saboteur(service, signal.SIGKILL, busy_ticks=100)
+    saboteur.start()
+    try:
+        stored = requests.post(
+            ticket["upload"]["url"],
+            data=ticket["upload"]["fields"],
+            files={"file": ("heavy.webp", data, "image/webp")},
+            timeout=60,
+        )
+        assert stored.status_code == 204, stored.text
+        poll(
+            lambda: depths(service) == (0, dead_before + 1),
+            SETTLE_S,
+            "the upload's event to reach the DLQ",
+        )
+    finally:
+        saboteur.stop()
+    record = requests.get(f"{service.url}/images/{ticket['id']}", timeout=30).json()
+    empty_dead_letters(service)
+    assert (record["status"], record["error"]["code"]) == ("rejected", "InvalidImage")

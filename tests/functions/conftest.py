@@ -58,6 +58,7 @@ class Functions:
     download_image: ModuleType
     download_thumbnail: ModuleType
     catalogue: ModuleType
+    tickets: ModuleType
     worker: ModuleType
 
 
@@ -71,6 +72,7 @@ def functions() -> Iterator[Functions]:
             download_image=importlib.import_module("image_service.download_image"),
             download_thumbnail=importlib.import_module("image_service.download_thumbnail"),
             catalogue=importlib.import_module("image_service.catalogue"),
+            tickets=importlib.import_module("image_service.tickets"),
             worker=importlib.import_module("image_service.thumbnail_worker"),
         )
 

@@ -266,3 +266,68 @@ def test_download_functions_never_load_pillow() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _both_formats(aws: Aws) -> None:
+    aws.put(f"thumbnails/thumb/{NAME}", b"jpeg-bytes", content_type="image/jpeg")
+    aws.put(f"thumbnails/thumb/{NAME}.webp", b"webp-bytes", content_type="image/webp")
+
+
+@pytest.mark.parametrize(
+    ("query", "accept", "served", "varies"),
+    [
+        ({}, "image/avif,image/webp,image/apng,image/*,*/*;q=0.8", b"webp-bytes", True),
+        ({}, "image/*", b"jpeg-bytes", True),
+        ({}, "image/webp;q=0", b"jpeg-bytes", True),
+        ({}, None, b"jpeg-bytes", True),
+        ({"format": "webp"}, None, b"webp-bytes", False),
+        ({"format": "jpeg"}, "image/webp", b"jpeg-bytes", False),
+    ],
+    ids=[
+        "browser-accepts-webp",
+        "no-webp",
+        "webp-refused",
+        "no-accept",
+        "asked-webp",
+        "asked-jpeg",
+    ],
+)
+def test_webp_when_the_client_takes_it(
+    functions: Functions,
+    aws: Aws,
+    context: LambdaContext,
+    query: dict[str, str],
+    accept: str | None,
+    served: bytes,
+    varies: bool,
+) -> None:
+    _both_formats(aws)
+    headers = {"Accept": accept} if accept else {}
+    event = download_event("download-thumbnail", NAME, headers, **query)
+    response = functions.download_thumbnail.handler(event, context)
+    assert response["statusCode"] == 200
+    assert body_of(response) == served
+    content_type = "image/webp" if served == b"webp-bytes" else "image/jpeg"
+    assert headers_of(response)["Content-Type"] == content_type
+    assert (headers_of(response).get("Vary") == "Accept") is varies
+
+
+def test_a_thumbnail_made_before_webp_copies_is_served_as_it_is(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    aws.put(f"thumbnails/thumb/{NAME}", b"jpeg-bytes", content_type="image/jpeg")
+    event = download_event("download-thumbnail", NAME, None, format="webp")
+    response = functions.download_thumbnail.handler(event, context)
+    assert (response["statusCode"], body_of(response)) == (200, b"jpeg-bytes")
+
+
+@pytest.mark.parametrize("value", ["png", "WEBP", "../webp", "avif"])
+def test_an_unknown_format_is_refused(
+    functions: Functions, aws: Aws, context: LambdaContext, value: str
+) -> None:
+    _both_formats(aws)
+    event = download_event("download-thumbnail", NAME, None, format=value)
+    assert error_of(functions.download_thumbnail.handler(event, context)) == (
+        400,
+        "UnknownFormat",
+    )

@@ -48,7 +48,7 @@ def test_every_alarm_notifies_the_alarm_topic(template: Template) -> None:
     [topic] = template.find_resources("AWS::SNS::Topic")
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     # DLQ, four functions' errors, API 5xx rate and latency, worker failures, queue age.
-    assert len(alarms) == 10
+    assert len(alarms) == 11
     for logical_id, found in alarms.items():
         assert found["Properties"]["AlarmActions"] == [{"Ref": topic}], logical_id
         assert found["Properties"]["TreatMissingData"] == "notBreaching", logical_id
@@ -182,7 +182,7 @@ def graphed(widget: dict[str, Any]) -> list[tuple[str, str, str]]:
 def test_dashboard_shows_the_api_the_worker_the_queue_and_the_dlq(template: Template) -> None:
     widgets = dashboard(template)
     [status] = [w for w in widgets if w["type"] == "alarm"]
-    assert len(status["properties"]["alarms"]) == 10  # every alarm's state at the top
+    assert len(status["properties"]["alarms"]) == 11  # every alarm's state at the top
     graphs = {w["properties"]["title"]: graphed(w) for w in widgets if w["type"] == "metric"}
     api, sqs, lambda_, ours = "AWS/ApiGateway", "AWS/SQS", "AWS/Lambda", METRICS_NAMESPACE
     assert graphs == {

@@ -49,7 +49,7 @@ def test_snapshot_ignores_handler_code_but_not_layer_contents(
     code_changed = copy.deepcopy(original)
     layer_changed = copy.deepcopy(original)
     for logical_id, found in resources.items():
-        if found["Type"] == "AWS::Lambda::Function":
+        if found["Type"] == "AWS::Lambda::Function" and "S3Key" in found["Properties"]["Code"]:
             code_changed["Resources"][logical_id]["Properties"]["Code"]["S3Key"] = "other.zip"
         if found["Type"] == "AWS::Lambda::LayerVersion":
             layer_changed["Resources"][logical_id]["Properties"]["Content"]["S3Key"] = "other.zip"

@@ -17,8 +17,9 @@ DOWNLOAD_IMAGE = "image_service.download_image.handler"
 DOWNLOAD_THUMBNAIL = "image_service.download_thumbnail.handler"
 WORKER = "image_service.thumbnail_worker.handler"
 CATALOGUE = "image_service.catalogue.handler"
-HANDLERS = (UPLOAD, DOWNLOAD_IMAGE, DOWNLOAD_THUMBNAIL, CATALOGUE, WORKER)
-API_HANDLERS = (UPLOAD, DOWNLOAD_IMAGE, DOWNLOAD_THUMBNAIL, CATALOGUE)
+TICKETS = "image_service.tickets.handler"
+HANDLERS = (UPLOAD, DOWNLOAD_IMAGE, DOWNLOAD_THUMBNAIL, CATALOGUE, TICKETS, WORKER)
+API_HANDLERS = (UPLOAD, DOWNLOAD_IMAGE, DOWNLOAD_THUMBNAIL, CATALOGUE, TICKETS)
 
 # Stateful resources: a new logical id means CloudFormation replaces them, and their data
 # with them. These ids must never change.
@@ -302,11 +303,66 @@ def test_upload_writes_and_deletes_only_originals(template: Template) -> None:
     assert not may(template, UPLOAD, "s3:GetObject", object_arn("originals/A.jpg"))
 
 
-def test_worker_cannot_write_originals(template: Template) -> None:
+def test_worker_reads_originals_and_direct_uploads_and_writes_thumbnails(
+    template: Template,
+) -> None:
     assert may(template, WORKER, "s3:GetObject", object_arn("originals/A.jpg"))
+    assert may(template, WORKER, "s3:GetObject", object_arn("incoming/A"))
     assert may(template, WORKER, "s3:PutObject", object_arn("thumbnails/thumb/A.jpg"))
-    assert not may(template, WORKER, "s3:PutObject", object_arn("originals/A.jpg"))
-    assert not may(template, WORKER, "s3:DeleteObject", object_arn("originals/A.jpg"))
+    # A direct upload becomes an original by a copy; incoming/ is emptied behind it.
+    assert may(template, WORKER, "s3:PutObject", object_arn("originals/A.jpg"))
+    assert may(template, WORKER, "s3:DeleteObject", object_arn("incoming/A"))
+    assert not may(template, WORKER, "s3:PutObject", object_arn("incoming/A"))
+    assert not may(template, WORKER, "s3:GetObject", object_arn("elsewhere/A"))
+
+
+def test_tickets_sign_posts_for_incoming_only(template: Template) -> None:
+    """A presigned POST carries its signer's permissions: the ticket function may only put
+    under incoming/, so no ticket can ever write an original or a thumbnail."""
+    assert may(template, TICKETS, "s3:PutObject", object_arn("incoming/A"))
+    for key in ("originals/A.jpg", "thumbnails/thumb/A.jpg"):
+        assert not may(template, TICKETS, "s3:PutObject", object_arn(key))
+        assert not may(template, TICKETS, "s3:GetObject", object_arn(key))
+    assert not may(template, TICKETS, "s3:DeleteObject", object_arn("incoming/A"))
+
+
+def test_direct_uploads_reach_the_worker_as_bucket_events(template: Template) -> None:
+    (notification,) = template.find_resources("Custom::S3BucketNotifications").values()
+    properties = notification["Properties"]
+    assert properties["BucketName"] == {"Ref": IMAGES_BUCKET}
+    (queue,) = properties["NotificationConfiguration"]["QueueConfigurations"]
+    assert queue["Events"] == ["s3:ObjectCreated:*"]
+    assert queue["QueueArn"] == {"Fn::GetAtt": [QUEUE, "Arn"]}
+    assert queue["Filter"] == {"Key": {"FilterRules": [{"Name": "prefix", "Value": "incoming/"}]}}
+    # The queue's policy lets this bucket, and only it, send.
+    policies = template.find_resources("AWS::SQS::QueuePolicy")
+    statements = [
+        st
+        for policy in policies.values()
+        if {"Ref": QUEUE} in policy["Properties"]["Queues"]
+        for st in policy["Properties"]["PolicyDocument"]["Statement"]
+        if st.get("Principal") == {"Service": "s3.amazonaws.com"}
+    ]
+    assert len(statements) == 1
+    assert statements[0]["Condition"]["ArnLike"]["aws:SourceArn"] == {
+        "Fn::GetAtt": [IMAGES_BUCKET, "Arn"]
+    }
+
+
+def test_direct_uploads_left_in_incoming_expire_after_a_day(template: Template) -> None:
+    rules = resource(template, IMAGES_BUCKET)["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert {"ExpirationInDays": 1, "Prefix": "incoming/", "Status": "Enabled"} in rules
+
+
+def test_browsers_may_post_to_the_bucket_from_the_stages_origins(
+    templates: dict[str, Template],
+) -> None:
+    for stage, origins in (("dev", ["*"]), ("prod", ["https://example.com"])):
+        (rule,) = resource(templates[stage], IMAGES_BUCKET)["Properties"]["CorsConfiguration"][
+            "CorsRules"
+        ]
+        assert rule["AllowedMethods"] == ["POST"]
+        assert rule["AllowedOrigins"] == origins
 
 
 def test_worker_may_delete_thumbnails_of_an_image_deleted_while_it_rendered(
@@ -316,7 +372,7 @@ def test_worker_may_delete_thumbnails_of_an_image_deleted_while_it_rendered(
 
 
 def test_deletion_removes_objects_but_never_reads_or_writes_them(template: Template) -> None:
-    for key in ("originals/A.jpg", "thumbnails/thumb/A.jpg"):
+    for key in ("originals/A.jpg", "thumbnails/thumb/A.jpg", "incoming/A"):
         assert may(template, CATALOGUE, "s3:DeleteObject", object_arn(key))
         assert not may(template, CATALOGUE, "s3:GetObject", object_arn(key))
         assert not may(template, CATALOGUE, "s3:PutObject", object_arn(key))
@@ -327,6 +383,7 @@ TABLE_ARN = f"arn:{TABLE}"
 FEED_ARN = f"arn:{TABLE}/index/feed"
 TABLE_ACTIONS = {
     UPLOAD: {"dynamodb:PutItem", "dynamodb:DeleteItem"},
+    TICKETS: {"dynamodb:PutItem"},
     WORKER: {"dynamodb:GetItem", "dynamodb:UpdateItem"},
     DOWNLOAD_IMAGE: set(),
     DOWNLOAD_THUMBNAIL: {"dynamodb:GetItem"},
@@ -378,7 +435,7 @@ def test_only_upload_sends_jobs_and_only_the_worker_consumes_them(template: Temp
     queue_arn = f"arn:{QUEUE}"
     assert may(template, UPLOAD, "sqs:SendMessage", queue_arn)
     assert may(template, WORKER, "sqs:DeleteMessage", queue_arn)
-    for handler in (DOWNLOAD_IMAGE, DOWNLOAD_THUMBNAIL, CATALOGUE):
+    for handler in (DOWNLOAD_IMAGE, DOWNLOAD_THUMBNAIL, CATALOGUE, TICKETS):
         assert not may(template, handler, "sqs:SendMessage", queue_arn)
     assert not may(template, UPLOAD, "sqs:ReceiveMessage", queue_arn)
     assert not may(template, WORKER, "sqs:SendMessage", queue_arn)
@@ -449,6 +506,7 @@ def test_every_route_reaches_its_function_through_a_proxy_integration(
         ("GET", "/images"): CATALOGUE,
         ("GET", "/images/{id}"): CATALOGUE,
         ("DELETE", "/images/{id}"): CATALOGUE,
+        ("POST", "/uploads"): TICKETS,
     }
     assert set(routes) == set(expected)
     for route, handler in expected.items():
@@ -493,8 +551,9 @@ def test_cors_preflight_answers_the_configured_origins_without_an_api_key(
             for m in templates[stage].find_resources("AWS::ApiGateway::Method").values()
             if m["Properties"]["HttpMethod"] == "OPTIONS"
         ]
-        # root, /upload, /download, /download/{name}, the same for thumbnails, /images/{id}
-        assert len(preflights) == 8
+        # root, /upload, /uploads, /download, /download/{name}, the same for thumbnails,
+        # /images, /images/{id}
+        assert len(preflights) == 9
         for preflight in preflights:
             assert not preflight.get("ApiKeyRequired", False)
             headers = preflight["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
@@ -548,6 +607,7 @@ def test_outputs_name_what_a_user_needs_after_deploying(templates: dict[str, Tem
         "DownloadImageFunctionName",
         "DownloadThumbnailFunctionName",
         "CatalogueFunctionName",
+        "TicketsFunctionName",
         "ThumbnailWorkerFunctionName",
         "TableName",
     }

@@ -218,6 +218,7 @@ def test_dev_template_routes(dev_service: Service) -> None:
         ("GET", "/images"): "image_service.catalogue.handler",
         ("GET", "/images/{id}"): "image_service.catalogue.handler",
         ("DELETE", "/images/{id}"): "image_service.catalogue.handler",
+        ("POST", "/uploads"): "image_service.tickets.handler",
     }
     assert api.stage == "dev"
     assert api.binary_media_types == ("*/*",)
@@ -287,3 +288,19 @@ def test_the_runner_refuses_a_taken_port_before_starting_anything() -> None:
         with pytest.raises(TemplateError, match=rf"port {port} on 127.0.0.1 is taken .*--port"):
             runner.start()
     assert runner.emulator is None
+
+
+def test_the_buckets_notifications_are_applied_by_the_runner_itself(
+    dev_service: Service,
+) -> None:
+    (notification,) = dev_service.notifications
+    (images,) = [b for b in dev_service.buckets if b.logical_id.startswith("StorageImages")]
+    (queue,) = [q for q in dev_service.queues if q.logical_id.startswith("ProcessingQueue")]
+    assert notification.bucket == images.name
+    (target,) = notification.configuration["QueueConfigurations"]
+    assert target["QueueArn"] == queue.arn
+    assert target["Filter"]["Key"]["FilterRules"] == [{"Name": "prefix", "Value": "incoming/"}]
+    # Its provider (CDK's inline-code notification handler) never runs locally.
+    handlers = {f.handler for f in dev_service.functions.values()}
+    assert all(handler.startswith("image_service.") for handler in handlers)
+    assert any(i.logical_id.startswith("BucketNotificationsHandler") for i in dev_service.ignored)
