@@ -86,9 +86,9 @@ class Delivery(Construct):
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="site/",
         )
-        # CloudFront's standard logs are written with an ACL that gives the bucket's owner the
-        # objects: that needs ACLs, which the other buckets have off (BucketOwnerEnforced).
-        # So a bucket of their own, holding nothing else, where the log delivery may write.
+        # CloudFront's standard log delivery writes through a grant that CloudFront adds to the
+        # bucket's ACL: that needs ACLs, which the other buckets have off (BucketOwnerEnforced).
+        # So a bucket of their own, holding nothing else, where only the log delivery writes.
         self.log_bucket = s3.Bucket(
             self,
             "Logs",
