@@ -21,7 +21,7 @@ import aws_cdk as cdk
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lambda_src"))
 
 from stacks.image_service_stack import ImageServiceStack
-from stacks.settings import Settings, SettingsError
+from stacks.settings import CLOUDFRONT_REGION, Settings, SettingsError
 
 DEFAULT_STAGE = "dev"
 
@@ -38,6 +38,13 @@ def build(app: cdk.App, environ: Mapping[str, str]) -> ImageServiceStack:
 
     account = environ.get("CDK_DEFAULT_ACCOUNT")
     region = environ.get("CDK_DEFAULT_REGION")
+    # Known only here. Without a region the template itself refuses any but us-east-1.
+    if settings.waf and account and region and region != CLOUDFRONT_REGION:
+        raise SettingsError(
+            f"waf: a CloudFront web ACL can only be created in {CLOUDFRONT_REGION}, and this "
+            f"stack deploys to {region}; deploy the stage to {CLOUDFRONT_REGION} or set waf "
+            "to false"
+        )
     return ImageServiceStack(
         app,
         f"ImageService-{stage}",

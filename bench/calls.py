@@ -1,5 +1,5 @@
 """AWS calls per operation: what each request costs in S3, DynamoDB and SQS calls, against the
-fewest the design needs.
+fewest the design needs (and CloudFront's, for a deletion).
 
     python -m bench.calls      (prints JSON; `make bench` writes the table)
 
@@ -34,11 +34,13 @@ MINIMUM: dict[str, dict[str, int]] = {
     "look-up": {"dynamodb.GetItem": 1},
     "thumbnail download": {"s3.GetObject": 1},
     # Read the record (its token's hash, compared in constant time here, and its keys), hide
-    # it (one conditional write), remove every object (one batch), remove the record.
+    # it (one conditional write), remove every object (one batch), take it off the edge
+    # caches (one invalidation of its two paths), remove the record.
     "delete": {
         "dynamodb.GetItem": 1,
         "dynamodb.UpdateItem": 1,
         "s3.DeleteObjects": 1,
+        "cloudfront.CreateInvalidation": 1,
         "dynamodb.DeleteItem": 1,
     },
 }
@@ -69,6 +71,9 @@ ENVIRONMENT = {
     ),
     "DEFAULT_RENDITION": "thumb",
     "CORS_ORIGINS": "*",
+    "PUBLIC_HOST": "",
+    "DISTRIBUTION_ID": "",  # set to a distribution in moto before the functions are imported
+    "SHARED_CACHES": "any",
     "POWERTOOLS_SERVICE_NAME": "image-service",
     "POWERTOOLS_METRICS_NAMESPACE": "ImageService",
     "POWERTOOLS_LOG_LEVEL": "ERROR",
@@ -113,6 +118,34 @@ def _event(method: str, path: str, resource: str, **parts: Any) -> dict[str, Any
     }
 
 
+def _distribution(cloudfront: Any) -> str:
+    """A distribution in front of the API, for the deletion to invalidate; its id."""
+    origin = {
+        "Id": "api",
+        "DomainName": "bench.example",
+        "CustomOriginConfig": {
+            "HTTPPort": 80,
+            "HTTPSPort": 443,
+            "OriginProtocolPolicy": "https-only",
+        },
+    }
+    created = cloudfront.create_distribution(
+        DistributionConfig={
+            "CallerReference": "bench",
+            "Comment": "",
+            "Enabled": True,
+            "Origins": {"Quantity": 1, "Items": [origin]},
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "api",
+                "ViewerProtocolPolicy": "https-only",
+                "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",  # CachingDisabled
+            },
+        }
+    )
+    distribution_id: str = created["Distribution"]["Id"]
+    return distribution_id
+
+
 def _measure_here() -> dict[str, dict[str, int]]:
     import io
 
@@ -126,6 +159,7 @@ def _measure_here() -> dict[str, dict[str, int]]:
         boto3.client("sqs").create_queue(QueueName=QUEUE)
         dynamodb = boto3.client("dynamodb")
         dynamodb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST", **catalogue_keys())
+        os.environ["DISTRIBUTION_ID"] = _distribution(boto3.client("cloudfront"))
         modules = {
             name: importlib.import_module(f"image_service.{name}")
             for name in ("upload", "thumbnail_worker", "catalogue", "download_thumbnail")
@@ -143,6 +177,7 @@ def _measure_here() -> dict[str, dict[str, int]]:
             catalogue = getattr(module, "catalogue", None)
             if catalogue is not None:
                 catalogue.client.meta.events.register("before-call", count)
+        modules["catalogue"].edge_client().meta.events.register("before-call", count)
         context = Context()
         measured: dict[str, dict[str, int]] = {}
 

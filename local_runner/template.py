@@ -45,8 +45,20 @@ IGNORED_TYPES: Mapping[str, str] = {
     "AWS::ApiGateway::UsagePlanKey": "every generated API key is accepted",
     "AWS::ApiGateway::ApiKey": "the runner generates (or takes) the key it accepts",
     "AWS::CDK::Metadata": "CDK version analytics",
+    "AWS::CloudFront::Distribution": "no edge locally: the runner serves the API routes itself;"
+    " functions see no distribution (empty PUBLIC_HOST and DISTRIBUTION_ID)",
+    "AWS::CloudFront::CachePolicy": "nothing is cached locally: every request reaches a function",
+    "AWS::CloudFront::ResponseHeadersPolicy": "the distribution's HSTS, CSP and nosniff headers"
+    " are added at the edge only",
+    "AWS::CloudFront::OriginAccessControl": "the distribution's access to the site bucket",
+    "AWS::CloudFront::Function": "edge code (Accept reduced, public turned private) runs at the"
+    " edge only",
+    "AWS::WAFv2::WebACL": "the optional web ACL filters at the edge only",
     "Custom::S3AutoDeleteObjects": "the emulator's state is thrown away on exit",
 }
+# Resources that exist only at the edge: there is no local one for a function to call, so
+# their ids and names resolve to "" (a function reading one sees "no distribution").
+EDGE_ONLY_TYPES = frozenset({"AWS::CloudFront::Distribution"})
 # Types the runner builds something from.
 EMULATED_TYPES = frozenset(
     {
@@ -290,6 +302,8 @@ class Resolver:
         return f"arn:{self.local.partition}:{service}:{where}:{resource}"
 
     def ref(self, logical_id: str) -> str:
+        if logical_id in self.resources and self.type_of(logical_id) in EDGE_ONLY_TYPES:
+            return ""
         pseudo = {
             "AWS::Region": self.local.region,
             "AWS::AccountId": self.local.account,
@@ -314,6 +328,8 @@ class Resolver:
 
     def get_att(self, logical_id: str, attribute: str) -> str:
         kind = self.type_of(logical_id)
+        if kind in EDGE_ONLY_TYPES:
+            return ""
         name = self.name(logical_id)
         service = kind.split("::")[1].lower()
         attributes: dict[str, str] = {}

@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from image_service.contract import Env, origins_to_env, renditions_to_json
+from image_service.contract import Env, SharedCaches, origins_to_env, renditions_to_json
 
 from stacks.acknowledgements import APIGW_PUSH_TO_CLOUDWATCH, acknowledge, skip_checkov
 from stacks.limits import API_TIMEOUT
@@ -36,6 +36,9 @@ class Api(Construct):
     ) -> None:
         super().__init__(scope, id, **kwargs)
         cors = origins_to_env(settings.cors_origins)
+        # Where every route needs a key, only the distribution (whose cache key holds it) may
+        # keep an image; elsewhere any cache may.
+        shared_caches = SharedCaches.EDGE if settings.api_key_required else SharedCaches.ANY
         self.upload = ServiceFunction(
             self,
             "Upload",
@@ -63,7 +66,11 @@ class Api(Construct):
             description="GET /download/{name}: serves an original",
             memory_size=256,
             timeout=API_TIMEOUT,
-            environment={Env.BUCKET_NAME: bucket.bucket_name, Env.CORS_ORIGINS: cors},
+            environment={
+                Env.BUCKET_NAME: bucket.bucket_name,
+                Env.CORS_ORIGINS: cors,
+                Env.SHARED_CACHES: shared_caches,
+            },
             layers=[powertools],
         )
         self.download_thumbnail = ServiceFunction(
@@ -80,6 +87,7 @@ class Api(Construct):
                 Env.RENDITIONS: renditions_to_json(settings.renditions),
                 Env.DEFAULT_RENDITION: settings.default_rendition,
                 Env.CORS_ORIGINS: cors,
+                Env.SHARED_CACHES: shared_caches,
             },
             layers=[powertools],
         )
@@ -246,8 +254,8 @@ class Api(Construct):
             self.rest_api.deployment_stage,
             {
                 "CKV_AWS_120": "No API cache: its instance is billed by the hour, used or not; "
-                "downloads are immutable and carry Cache-Control for browsers and CDNs, and "
-                "uploads must never be cached",
+                "the distribution in front caches the downloads at the edge by their "
+                "Cache-Control, and uploads must never be cached",
                 "CKV_AWS_73": "Tracing is off on purpose, like the functions': the X-Ray SDK "
                 "would add about half again to every cold start (docs/PERFORMANCE.md, Tracing)",
             },

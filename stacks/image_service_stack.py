@@ -1,5 +1,5 @@
-"""The image service: storage, the catalogue, thumbnail processing, the API and monitoring,
-wired by grants."""
+"""The image service: storage, the catalogue, thumbnail processing, the API, delivery through
+CloudFront and monitoring, wired by grants."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
-from image_service.contract import INCOMING_PREFIX, ORIGINALS_PREFIX, THUMBNAILS_PREFIX
+from image_service.contract import INCOMING_PREFIX, ORIGINALS_PREFIX, THUMBNAILS_PREFIX, Env
 
 from stacks.acknowledgements import (
     LAMBDA_BASIC_EXECUTION,
@@ -22,6 +22,7 @@ from stacks.acknowledgements import (
 )
 from stacks.api import Api
 from stacks.catalogue import Catalogue
+from stacks.delivery import Delivery
 from stacks.monitoring import Monitoring
 from stacks.processing import ThumbnailProcessing
 from stacks.python_layer import PythonLayer
@@ -71,6 +72,14 @@ class ImageServiceStack(Stack):
             queue=processing.queue,
             pillow=pillow,
             powertools=powertools,
+        )
+        delivery = Delivery(
+            self,
+            "Delivery",
+            settings=settings,
+            rest_api=api.rest_api,
+            images=bucket,
+            access_logs=storage.access_logs,
         )
         monitoring = Monitoring(
             self,
@@ -139,8 +148,21 @@ class ImageServiceStack(Stack):
             s3.NotificationKeyFilter(prefix=INCOMING_PREFIX),
         )
         self._review_notifications_handler()
+        # A new image's Location names the public host for clients that came through the
+        # distribution; a deletion takes the image off its edge caches.
+        for linked in (api.upload, api.tickets):
+            linked.function.add_environment(Env.PUBLIC_HOST, delivery.public_host)
+        api.catalogue.function.add_environment(
+            Env.DISTRIBUTION_ID, delivery.distribution.distribution_id
+        )
+        delivery.distribution.grant_create_invalidation(api.catalogue.function)
 
         outputs = {
+            # Where clients go: the site, and every route with the downloads cached.
+            "DistributionUrl": delivery.url,
+            "DistributionId": delivery.distribution.distribution_id,
+            "SiteBucketName": delivery.site_bucket.bucket_name,
+            # The API's own URL, straight to API Gateway (the stage in its path, nothing cached).
             "ApiUrl": api.rest_api.url,
             "BucketName": bucket.bucket_name,
             "TableName": table.table_name,

@@ -18,6 +18,16 @@ from image_service.contract import ContractError, Rendition, parse_renditions
 RUNTIMES = ("python3.12", "python3.13", "python3.14")
 ARCHITECTURES = ("arm64", "x86_64")
 REMOVAL_POLICIES = ("destroy", "retain")
+# CloudFront's price classes: North America, Europe and Israel; then also Asia, the Middle East
+# and Africa; then every edge location.
+PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
+# CloudFront uses only certificates from ACM in us-east-1, and a CLOUDFRONT-scope web ACL can
+# only be created there.
+CLOUDFRONT_REGION = "us-east-1"
+DOMAIN_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+CERTIFICATE_ARN = re.compile(
+    r"arn:aws(-[a-z]+)*:acm:(?P<region>[a-z0-9-]+):[0-9]{12}:certificate/[0-9a-f-]{36}"
+)
 
 # A synchronous Lambda invocation carries at most 6 MB (6,291,456 bytes), and API Gateway
 # hands binary bodies over base64-encoded (4/3 larger): 4.5 MB of image leaves room for headers.
@@ -52,6 +62,12 @@ class Settings:
     throttle: Throttle
     thumbnail_concurrency: int
     removal_policy: str
+    price_class: str
+    waf: bool
+    # The distribution's own name on the web, with its certificate; None: the cloudfront.net
+    # name CloudFront gives it.
+    domain_name: str | None = None
+    certificate_arn: str | None = None
 
     @property
     def removal(self) -> RemovalPolicy:
@@ -81,6 +97,10 @@ class Settings:
             "throttle",
             "thumbnailConcurrency",
             "removalPolicy",
+            "priceClass",
+            "waf",
+            "domainName",
+            "certificateArn",
         }
         unknown = sorted(set(raw) - known)
         if unknown:
@@ -111,6 +131,10 @@ class Settings:
         api_key_required = raw.get("apiKeyRequired")
         if not isinstance(api_key_required, bool):
             raise SettingsError("apiKeyRequired: expected true or false")
+        waf = raw.get("waf")
+        if not isinstance(waf, bool):
+            raise SettingsError("waf: expected true or false")
+        domain_name, certificate_arn = _custom_domain(raw)
 
         max_upload_bytes = _integer(
             "maxUploadBytes",
@@ -142,7 +166,34 @@ class Settings:
                 "thumbnailConcurrency", raw.get("thumbnailConcurrency"), minimum=2, maximum=1_000
             ),
             removal_policy=_choice("removalPolicy", raw.get("removalPolicy"), REMOVAL_POLICIES),
+            price_class=_choice("priceClass", raw.get("priceClass"), PRICE_CLASSES),
+            waf=waf,
+            domain_name=domain_name,
+            certificate_arn=certificate_arn,
         )
+
+
+def _custom_domain(raw: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """`domainName` and `certificateArn`: both (the distribution answers to that name with that
+    certificate) or neither."""
+    domain, certificate = raw.get("domainName"), raw.get("certificateArn")
+    if (domain is None) != (certificate is None):
+        raise SettingsError("domainName, certificateArn: set both or neither")
+    if domain is None or certificate is None:
+        return None, None
+    if not isinstance(domain, str) or not DOMAIN_NAME.fullmatch(domain):
+        raise SettingsError(
+            f"domainName: {domain!r} is not a lower-case host name such as photos.example.com"
+        )
+    match = CERTIFICATE_ARN.fullmatch(certificate) if isinstance(certificate, str) else None
+    if match is None:
+        raise SettingsError(f"certificateArn: {certificate!r} is not an ACM certificate ARN")
+    if match["region"] != CLOUDFRONT_REGION:
+        raise SettingsError(
+            f"certificateArn: CloudFront only uses ACM certificates in {CLOUDFRONT_REGION}; "
+            f"this one is in {match['region']}"
+        )
+    return domain, certificate
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:

@@ -2,8 +2,9 @@
 contract and CORS, one log line per request, and the ETag/304 and binary image responses
 that Powertools has no helper for.
 
-Every error leaves as `{"error": {"code", "message"}}` with `Cache-Control: no-store`; an
-unexpected exception is an `InternalError` whose details stay in the logs.
+Every error leaves as `{"error": {"code", "message"}}` with `Cache-Control: no-store` (unless
+the route says the error may be kept briefly); an unexpected exception is an `InternalError`
+whose details stay in the logs.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_service import names
+from image_service.contract import EDGE_HEADER, EDGE_HEADER_VALUE, SharedCaches
 from image_service.errors import (
     InternalError,
     InvalidName,
@@ -34,6 +36,12 @@ from image_service.storage import StoredObject
 NO_STORE = "no-store"
 EXPOSED_HEADERS = ["ETag", "Location", "Retry-After"]
 JSON = "application/json"
+# A name is never reused for other bytes, so an image may be kept as long as caches keep
+# anything. Deletion takes it off the distribution's edge caches by invalidation.
+IMAGE_MAX_AGE = 31_536_000
+# "No such image" and "no thumbnail can be made" are kept briefly: long enough to spare the
+# functions a burst of requests for a deleted image, short enough not to matter.
+MISSING_MAX_AGE = 10
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -139,19 +147,52 @@ def body_bytes(event: APIGatewayProxyEvent) -> bytes:
         raise MalformedRequest("The request body is not valid base64.") from err
 
 
-def base_url(event: APIGatewayProxyEvent) -> str:
+def from_edge(event: APIGatewayProxyEvent) -> bool:
+    """Whether the request came through the stack's distribution (see contract.EDGE_HEADER:
+    a direct caller can claim it too, so it only ever picks between two safe answers)."""
+    return event.headers.get(EDGE_HEADER) == EDGE_HEADER_VALUE
+
+
+def base_url(event: APIGatewayProxyEvent, public_host: str) -> str:
     """`https://<host>[/<stage>]`: where the client reached this API.
 
-    On the execute-api domain `requestContext.path` carries the stage in front of the
-    resource path; behind a custom domain it does not, so the prefix is whatever
+    Through the distribution that is `https://<public_host>` (the stage path hidden), the
+    host coming from the function's own environment, never from a header. On the
+    execute-api domain `requestContext.path` carries the stage in front of the resource path;
+    behind an API Gateway custom domain it does not, so the prefix is whatever
     `requestContext.path` has in front of `path`. API Gateway always sets X-Forwarded-Proto.
     """
+    if public_host and from_edge(event):
+        return f"https://{public_host}"
     host = event.headers.get("Host") or event.request_context.domain_name or "localhost"
     scheme = (event.headers.get("X-Forwarded-Proto") or "https").split(",")[0].strip()
     path = event.path or ""
     full_path = event.request_context.path or path
     prefix = full_path[: -len(path)] if path and full_path.endswith(path) else ""
     return f"{scheme}://{host}{prefix.rstrip('/')}"
+
+
+def shared_scope(event: APIGatewayProxyEvent, shared_caches: str) -> str:
+    """`public` where shared caches may keep the answer, else `private`.
+
+    Where every route needs an API key, only the distribution may keep images: its cache key
+    holds X-Api-Key, so a request without the same key never gets a kept copy (and it turns
+    `public` back into `private` for its viewers). A direct caller that claims to be the
+    distribution only gets `public` for an image its own valid key just fetched.
+    """
+    if shared_caches == SharedCaches.ANY or from_edge(event):
+        return "public"
+    return "private"
+
+
+def image_cache_control(event: APIGatewayProxyEvent, shared_caches: str) -> str:
+    """An original's or a thumbnail's bytes, immutable under their name."""
+    return f"{shared_scope(event, shared_caches)}, max-age={IMAGE_MAX_AGE}, immutable"
+
+
+def missing_cache_control(event: APIGatewayProxyEvent, shared_caches: str) -> str:
+    """A 404 that will not change in the next seconds (no such image, no thumbnail possible)."""
+    return f"{shared_scope(event, shared_caches)}, max-age={MISSING_MAX_AGE}"
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

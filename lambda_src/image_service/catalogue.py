@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -12,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from image_service import api, names, records
 from image_service.config import CatalogueConfig
-from image_service.contract import FEED_INDEX, Status
+from image_service.contract import FEED_INDEX, Status, invalidation_paths
 from image_service.errors import (
     Forbidden,
     InvalidCursor,
@@ -91,10 +92,37 @@ def get_image(matched: str) -> Response[Any]:
     return Response(200, api.JSON, records.public_view(record), NO_STORE)
 
 
+@functools.cache
+def edge_client() -> Any:
+    """CloudFront's (global) API, created at the first deletion: the feed pages, which start
+    most execution environments, never pay for it."""
+    return boto3.client("cloudfront", config=API_BOTO_CONFIG)
+
+
+def take_off_the_edge(image_id: str, name: str) -> None:
+    """Invalidate the image's paths on the distribution, so no edge cache serves it again.
+    Without a distribution (the local runner) there is nothing to invalidate.
+
+    The caller reference is the image's: a retried deletion submits the same batch, which
+    CloudFront answers with the invalidation it already has instead of a second one.
+    """
+    if not CONFIG.distribution_id:
+        return
+    paths = invalidation_paths(name)
+    edge_client().create_invalidation(
+        DistributionId=CONFIG.distribution_id,
+        InvalidationBatch={
+            "Paths": {"Quantity": len(paths), "Items": paths},
+            "CallerReference": f"delete-{image_id}",
+        },
+    )
+
+
 @app.delete("/images/<matched>")
 def delete_image(matched: str) -> Response[Any]:
-    """Hide the image at once (one write), then remove its bytes, then its record. A fault
-    in between answers 503 and leaves the record `deleting`, so a retry finishes the job."""
+    """Hide the image at once (one write), then remove its bytes, take it off the edge
+    caches, then remove its record. A fault in between answers 503 and leaves the record
+    `deleting`, so a retry finishes the job."""
     image_id = _id_parameter()
     token = app.current_event.headers.get("X-Delete-Token")
     try:
@@ -112,6 +140,9 @@ def delete_image(matched: str) -> Response[Any]:
             recorded = record.get("renditions") or {}
             keys += names.image_keys(name, [*CONFIG.renditions, *recorded])
         delete_objects(s3, CONFIG.bucket_name, keys)
+        if name:
+            # After the bytes are gone: an edge that misses from now on finds nothing.
+            take_off_the_edge(image_id, name)
         catalogue.finish_delete(image_id)
     except (ClientError, BotoCoreError) as err:
         raise ServiceUnavailable(headers={"Retry-After": RETRY_AFTER_SECONDS}) from err

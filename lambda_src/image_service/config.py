@@ -15,6 +15,7 @@ from image_service.contract import (
     ContractError,
     Env,
     Rendition,
+    SharedCaches,
     origins_from_env,
     renditions_from_json,
 )
@@ -53,6 +54,15 @@ class _Reader:
     def origins(self) -> tuple[str, ...]:
         return origins_from_env(self.raw(Env.CORS_ORIGINS))  # empty: no CORS headers
 
+    def shared_caches(self) -> str:
+        value = self.text(Env.SHARED_CACHES)
+        if value not in (SharedCaches.ANY, SharedCaches.EDGE):
+            raise ConfigError(
+                f"{Env.SHARED_CACHES} must be {SharedCaches.ANY} or {SharedCaches.EDGE}, "
+                f"got {value!r}"
+            )
+        return value
+
     def renditions(self) -> Mapping[str, Rendition]:
         try:
             parsed = renditions_from_json(self.text(Env.RENDITIONS))
@@ -69,6 +79,7 @@ class UploadConfig:
     max_upload_bytes: int
     max_image_pixels: int
     cors_origins: tuple[str, ...]
+    public_host: str  # empty: no distribution
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> UploadConfig:
@@ -80,6 +91,7 @@ class UploadConfig:
             max_upload_bytes=read.positive_int(Env.MAX_UPLOAD_BYTES),
             max_image_pixels=read.positive_int(Env.MAX_IMAGE_PIXELS),
             cors_origins=read.origins(),
+            public_host=read.raw(Env.PUBLIC_HOST),
         )
 
 
@@ -87,11 +99,16 @@ class UploadConfig:
 class DownloadImageConfig:
     bucket_name: str
     cors_origins: tuple[str, ...]
+    shared_caches: str
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> DownloadImageConfig:
         read = _Reader(environ)
-        return cls(bucket_name=read.text(Env.BUCKET_NAME), cors_origins=read.origins())
+        return cls(
+            bucket_name=read.text(Env.BUCKET_NAME),
+            cors_origins=read.origins(),
+            shared_caches=read.shared_caches(),
+        )
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,7 @@ class DownloadThumbnailConfig:
     renditions: Mapping[str, Rendition]
     default_rendition: str
     cors_origins: tuple[str, ...]
+    shared_caches: str
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> DownloadThumbnailConfig:
@@ -115,6 +133,7 @@ class DownloadThumbnailConfig:
             renditions=renditions,
             default_rendition=default,
             cors_origins=read.origins(),
+            shared_caches=read.shared_caches(),
         )
 
 
@@ -146,6 +165,7 @@ class CatalogueConfig:
     table_name: str
     renditions: Mapping[str, Rendition]
     cors_origins: tuple[str, ...]
+    distribution_id: str  # empty: no distribution, nothing to invalidate
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> CatalogueConfig:
@@ -155,6 +175,7 @@ class CatalogueConfig:
             table_name=read.text(Env.TABLE_NAME),
             renditions=read.renditions(),
             cors_origins=read.origins(),
+            distribution_id=read.raw(Env.DISTRIBUTION_ID),
         )
 
 
@@ -164,6 +185,7 @@ class TicketsConfig:
     table_name: str
     max_direct_upload_bytes: int
     cors_origins: tuple[str, ...]
+    public_host: str  # empty: no distribution
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> TicketsConfig:
@@ -173,4 +195,5 @@ class TicketsConfig:
             table_name=read.text(Env.TABLE_NAME),
             max_direct_upload_bytes=read.positive_int(Env.MAX_DIRECT_UPLOAD_BYTES),
             cors_origins=read.origins(),
+            public_host=read.raw(Env.PUBLIC_HOST),
         )

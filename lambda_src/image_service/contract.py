@@ -39,6 +39,13 @@ class Env:
     MAX_RECEIVE_COUNT: Final = "MAX_RECEIVE_COUNT"
     RENDITIONS: Final = "RENDITIONS"
     DEFAULT_RENDITION: Final = "DEFAULT_RENDITION"
+    # The distribution in front of the API; both are empty where there is none (the local
+    # runner): its host name, where a new image's Location points for clients that came
+    # through it, and its id, to take a deleted image off its edge caches.
+    PUBLIC_HOST: Final = "PUBLIC_HOST"
+    DISTRIBUTION_ID: Final = "DISTRIBUTION_ID"
+    # Which shared caches may keep a downloaded image: a SharedCaches value.
+    SHARED_CACHES: Final = "SHARED_CACHES"
     # Comma-separated origins; empty means no CORS headers at all.
     CORS_ORIGINS: Final = "CORS_ORIGINS"
     TABLE_NAME: Final = "TABLE_NAME"
@@ -211,3 +218,34 @@ class WorkerMetric:
     FAILED: Final = "RendersFailed"
     # Milliseconds per rendered job: read the original, render every rendition, store them.
     RENDER_TIME: Final = "RenderTime"
+
+
+# --- delivery through the distribution ----------------------------------------------------
+
+# The routes the distribution caches, and what takes an image off its edge caches.
+ORIGINAL_PATH: Final = "/download/"  # + <name>
+THUMBNAIL_PATH: Final = "/download-thumbnail/"  # + <name>
+# The query parameters that change a thumbnail; the edge's cache key holds these and no others.
+THUMBNAIL_QUERY: Final = ("size", "format")
+# The distribution adds this header to every request it sends to the API, replacing any a
+# viewer sent. Anyone calling the API directly can send it too, so it only ever chooses
+# between two answers that are both safe for that caller: the stack's own public host in a
+# Location, and "public" instead of "private" for an image the caller's API key already got.
+EDGE_HEADER: Final = "X-Image-Service-Edge"
+EDGE_HEADER_VALUE: Final = "cloudfront"
+
+
+class SharedCaches:
+    """Which shared caches may keep a downloaded image (`SHARED_CACHES`)."""
+
+    # The stage needs no API key: any cache may keep an image.
+    ANY: Final = "any"
+    # Every route needs an API key: only the distribution, whose cache key holds X-Api-Key,
+    # may keep an image; any other cache is told "private".
+    EDGE: Final = "edge"
+
+
+def invalidation_paths(name: str) -> list[str]:
+    """The paths that take an image off the edge: its original, and its thumbnails in every
+    size and format (the wildcard covers the query strings in the cache key)."""
+    return [f"{ORIGINAL_PATH}{name}", f"{THUMBNAIL_PATH}{name}*"]

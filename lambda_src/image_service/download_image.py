@@ -24,10 +24,8 @@ app, handler = api.rest_function(logger, CONFIG.cors_origins)
 
 # A Lambda response carries at most 6 MB, and base64 makes the body 4/3 larger.
 MAX_INLINE_BYTES = 4_000_000
+# The redirect to it is never kept (no-store), so no cache outlives the URL.
 PRESIGNED_URL_SECONDS = 300
-# A name is never reused for other bytes, so browsers may keep an original forever. "private":
-# where the stage requires an API key, a shared cache must not hand the image to others.
-ORIGINAL_CACHE_CONTROL = "private, max-age=31536000, immutable"
 
 
 # `name` is the resolver's match; the name used is API Gateway's (see api.name_parameter).
@@ -41,7 +39,9 @@ def download_image(name: str) -> Response[Any]:
     except (ClientError, BotoCoreError) as err:
         raise ServiceUnavailable(headers={"Retry-After": "2"}) from err
     if stored is None:
-        raise NotFound()
+        raise NotFound(
+            headers={"Cache-Control": api.missing_cache_control(event, CONFIG.shared_caches)}
+        )
     client_is_current = api.etag_matches(event.headers.get("If-None-Match"), stored.etag)
     if stored.length > MAX_INLINE_BYTES and not client_is_current:
         stored.close()
@@ -53,4 +53,6 @@ def download_image(name: str) -> Response[Any]:
         return Response(
             status_code=307, headers={"Location": url, "Cache-Control": api.NO_STORE}, body=""
         )
-    return api.stored_image_response(event, stored, ORIGINAL_CACHE_CONTROL)
+    return api.stored_image_response(
+        event, stored, api.image_cache_control(event, CONFIG.shared_caches)
+    )

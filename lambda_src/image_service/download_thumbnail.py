@@ -35,23 +35,24 @@ s3 = boto3.client("s3", config=API_BOTO_CONFIG)
 catalogue = records.Catalogue(boto3.client("dynamodb", config=API_BOTO_CONFIG), CONFIG.table_name)
 app, handler = api.rest_function(logger, CONFIG.cors_origins)
 
-# A thumbnail's bytes only change if the stage's renditions are reconfigured: a day is safe.
-THUMBNAIL_CACHE_CONTROL = "private, max-age=86400"
 PENDING_RETRY_AFTER = "2"
 
 
-def _why_missing(name: str) -> Exception:
-    """The catalogue knows why there is no thumbnail (yet)."""
+def _why_missing(name: str, cache_control: str) -> Exception:
+    """The catalogue knows why there is no thumbnail (yet). "Pending" is never kept by any
+    cache (no-store, the error default): the thumbnail is moments away. The other answers
+    may be kept briefly (`cache_control`)."""
+    kept_briefly = {"Cache-Control": cache_control}
     record = catalogue.get(name.split(".", 1)[0])
     status = record.get("status") if record else None
     if record is None or record.get("name") != name or status == Status.DELETING:
-        return NotFound()
+        return NotFound(headers=kept_briefly)
     if status in (Status.UPLOADING, Status.PENDING):
         return ThumbnailPending(headers={"Retry-After": PENDING_RETRY_AFTER})
     if status in (Status.FAILED, Status.REJECTED):
-        return ThumbnailFailed()
+        return ThumbnailFailed(headers=kept_briefly)
     # Ready, but not in this size: the stage's renditions changed after it was made.
-    return NotFound("This image has no thumbnail in this size.")
+    return NotFound("This image has no thumbnail in this size.", headers=kept_briefly)
 
 
 # `name` is the resolver's match; the name used is API Gateway's (see api.name_parameter).
@@ -78,12 +79,13 @@ def download_thumbnail(name: str) -> Response[Any]:
             if stored is not None:
                 break
         if stored is None:
-            raise _why_missing(valid)
+            raise _why_missing(valid, api.missing_cache_control(event, CONFIG.shared_caches))
     except (ClientError, BotoCoreError) as err:
         raise ServiceUnavailable(headers={"Retry-After": "2"}) from err
     # Without `format`, the answer depends on Accept: caches must key on it.
     vary = {"Vary": "Accept"} if requested is None else {}
-    return api.stored_image_response(event, stored, THUMBNAIL_CACHE_CONTROL, vary)
+    cache_control = api.image_cache_control(event, CONFIG.shared_caches)
+    return api.stored_image_response(event, stored, cache_control, vary)
 
 
 FORMATS = ("webp", "jpeg")

@@ -65,7 +65,6 @@ catalogue = records.Catalogue(boto3.client("dynamodb"), CONFIG.table_name)
 # retries exactly the failed messages and the local runner sees one behaviour.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-THUMBNAIL_CACHE_CONTROL = "private, max-age=86400"
 GAVE_UP = ("RenderFailed", "No thumbnail could be made after repeated errors.")
 NOT_PROCESSED = ("InvalidImage", "The image could not be processed.")
 
@@ -168,7 +167,6 @@ def store_thumbnails(name: str, rendered: dict[str, imaging.Rendered]) -> None:
                 Key=key,
                 Body=body,
                 ContentType=content_type,
-                CacheControl=THUMBNAIL_CACHE_CONTROL,
             )
 
 

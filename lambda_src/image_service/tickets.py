@@ -115,7 +115,7 @@ def create_ticket() -> Response[Any]:
             .replace("+00:00", "Z"),
         },
     }
-    location = f"{api.base_url(event)}/images/{image_id}"
+    location = f"{api.base_url(event, CONFIG.public_host)}/images/{image_id}"
     return Response(
         status_code=201,
         content_type=api.JSON,

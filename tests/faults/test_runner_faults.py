@@ -89,7 +89,9 @@ def cpu_ticks(pid: int) -> int | None:
 
 class Saboteur(threading.Thread):
     """Sends `signum` to every worker instance that is busy (its CPU time advanced since the
-    last look, i.e. it is running a batch or starting up), at most `limit` times. With
+    last look) after it has been idle once (so it is running a batch, not still importing its
+    handler: a kill at start-up is a failed init, not a death mid-batch), at most `limit`
+    times. With
     `busy_ticks`, only once an instance has been busy for that much CPU time without a pause
     (clock ticks, 1/100 s): a death deep inside a long render, as an out-of-memory kill is."""
 
@@ -103,6 +105,7 @@ class Saboteur(threading.Thread):
         self._halt = threading.Event()
         self._streak_start: dict[int, int] = {}
         self._seen: dict[int, int] = {}
+        self._idled: set[int] = set()
 
     def run(self) -> None:
         while not self._halt.wait(0.02):
@@ -113,9 +116,12 @@ class Saboteur(threading.Thread):
                 previous = self._seen.setdefault(pid, ticks)
                 if ticks == previous:  # idle since the last look: a new streak starts later
                     self._streak_start[pid] = ticks
+                    self._idled.add(pid)
                 start = self._streak_start.setdefault(pid, previous)
-                if ticks - start >= self.busy_ticks and (
-                    self.limit is None or self.hits < self.limit
+                if (
+                    pid in self._idled
+                    and ticks - start >= self.busy_ticks
+                    and (self.limit is None or self.hits < self.limit)
                 ):
                     os.kill(pid, self.signum)
                     self.hits += 1

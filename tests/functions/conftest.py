@@ -46,6 +46,10 @@ FUNCTION_ENV = {
     "RENDITIONS": json.dumps(RENDITIONS, separators=(",", ":")),
     "DEFAULT_RENDITION": "thumb",
     "CORS_ORIGINS": "*",
+    # No distribution in front, as in the local runner (tests that need one set it).
+    "PUBLIC_HOST": "",
+    "DISTRIBUTION_ID": "",
+    "SHARED_CACHES": "any",
     "POWERTOOLS_SERVICE_NAME": "image-service",
     "POWERTOOLS_LOG_LEVEL": "INFO",
     "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,

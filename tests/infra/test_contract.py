@@ -113,6 +113,10 @@ def test_functions_see_the_stages_settings(
                 assert config.max_image_pixels == settings.max_image_pixels
             if hasattr(config, "cors_origins"):
                 assert config.cors_origins == settings.cors_origins
+            if hasattr(config, "shared_caches"):
+                # Only where no key is needed may any cache keep an image.
+                expected = "edge" if settings.api_key_required else "any"
+                assert config.shared_caches == expected, f"{stage} {handler}"
 
 
 def test_the_shared_module_imports_nothing_from_aws() -> None:
@@ -149,7 +153,7 @@ def test_runtime_code_never_imports_the_infrastructure() -> None:
 
 
 # The constructs the stack composes; the stack wires them, they never reach into each other.
-UNITS = ("storage", "catalogue", "processing", "api", "monitoring")
+UNITS = ("storage", "catalogue", "processing", "api", "delivery", "monitoring")
 
 
 def test_constructs_do_not_import_their_siblings() -> None:

@@ -10,6 +10,8 @@ import pytest
 from stacks.settings import MAX_UPLOAD_BYTES_CEILING, Settings, SettingsError
 from tests.infra.conftest import cdk_json_context, synthesize
 
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+
 
 def dev_settings(**changes: Any) -> dict[str, Any]:
     raw: dict[str, Any] = copy.deepcopy(cdk_json_context()["stages"]["dev"])
@@ -54,12 +56,62 @@ def test_committed_stages_are_valid() -> None:
         ),
         ({"defaultRendition": "huge"}, "defaultRendition"),
         ({"maxUploadByte": 1000}, "maxUploadByte"),
+        ({"priceClass": "PriceClass_50"}, "priceClass"),
+        ({"priceClass": None}, "priceClass"),
+        ({"waf": "off"}, "waf"),
+        ({"waf": None}, "waf"),
+        ({"domainName": "photos.example.com"}, "domainName, certificateArn"),
+        ({"certificateArn": CERTIFICATE}, "domainName, certificateArn"),
+        ({"domainName": "https://photos.example.com", "certificateArn": CERTIFICATE}, "domainName"),
+        ({"domainName": "Photos.Example.com", "certificateArn": CERTIFICATE}, "domainName"),
+        ({"domainName": "photos", "certificateArn": CERTIFICATE}, "domainName"),
+        (
+            {"domainName": "photos.example.com", "certificateArn": "arn:aws:iam::1:role/x"},
+            "certificateArn",
+        ),
+        (
+            {
+                "domainName": "photos.example.com",
+                "certificateArn": CERTIFICATE.replace("us-east-1", "eu-west-1"),
+            },
+            "certificateArn",
+        ),
     ],
 )
 def test_settings_errors_name_the_setting(changes: dict[str, Any], named: str) -> None:
     with pytest.raises(SettingsError) as error:
         Settings.from_context("dev", dev_settings(**changes))
     assert str(error.value).startswith(named) or f" {named}" in str(error.value), error.value
+
+
+def test_the_distribution_settings_are_read_with_an_optional_custom_domain() -> None:
+    plain = Settings.from_context("dev", dev_settings())
+    assert (plain.price_class, plain.waf, plain.domain_name, plain.certificate_arn) == (
+        "PriceClass_100",
+        False,
+        None,
+        None,
+    )
+    named = Settings.from_context(
+        "dev",
+        dev_settings(domainName="photos.example.com", certificateArn=CERTIFICATE, waf=True),
+    )
+    assert (named.domain_name, named.certificate_arn, named.waf) == (
+        "photos.example.com",
+        CERTIFICATE,
+        True,
+    )
+
+
+def test_a_certificate_outside_us_east_1_is_refused_with_its_region() -> None:
+    with pytest.raises(SettingsError, match="us-east-1; this one is in eu-west-1"):
+        Settings.from_context(
+            "dev",
+            dev_settings(
+                domainName="photos.example.com",
+                certificateArn=CERTIFICATE.replace("us-east-1", "eu-west-1"),
+            ),
+        )
 
 
 def test_upload_ceiling_leaves_room_in_lambdas_6_mb_payload_after_base64() -> None:

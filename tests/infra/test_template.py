@@ -28,6 +28,8 @@ ACCESS_LOG_BUCKET = "StorageAccessLogs96FB524C"
 QUEUE = "ProcessingQueueA1640E9B"
 DEAD_LETTER_QUEUE = "ProcessingDeadLetterQueue1893A4B8"
 TABLE = "CatalogueTable05926C37"
+SITE_BUCKET = "DeliverySite4B75BADB"
+EDGE_LOG_BUCKET = "DeliveryLogsE7964E8F"
 
 
 def resource(template: Template, logical_id: str) -> dict[str, Any]:
@@ -54,21 +56,26 @@ def test_stateful_logical_ids_are_pinned(template: Template) -> None:
     assert resources[QUEUE]["Type"] == "AWS::SQS::Queue"
     assert resources[DEAD_LETTER_QUEUE]["Type"] == "AWS::SQS::Queue"
     assert resources[TABLE]["Type"] == "AWS::DynamoDB::Table"
+    assert resources[SITE_BUCKET]["Type"] == "AWS::S3::Bucket"
+    assert resources[EDGE_LOG_BUCKET]["Type"] == "AWS::S3::Bucket"
 
 
 def test_buckets_block_all_public_access(template: Template) -> None:
     buckets = template.find_resources("AWS::S3::Bucket")
-    assert len(buckets) == 2
-    for bucket in buckets.values():
+    assert set(buckets) == {IMAGES_BUCKET, ACCESS_LOG_BUCKET, SITE_BUCKET, EDGE_LOG_BUCKET}
+    for logical_id, bucket in buckets.items():
         assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
             "BlockPublicAcls": True,
             "BlockPublicPolicy": True,
             "IgnorePublicAcls": True,
             "RestrictPublicBuckets": True,
         }
+        # ACLs off everywhere but where CloudFront's standard logs need them (their log
+        # delivery gives the bucket's owner each object by ACL).
+        ownership = "ObjectWriter" if logical_id == EDGE_LOG_BUCKET else "BucketOwnerEnforced"
         assert bucket["Properties"]["OwnershipControls"] == {
-            "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]
-        }
+            "Rules": [{"ObjectOwnership": ownership}]
+        }, logical_id
 
 
 def test_buckets_encrypt_at_rest(template: Template) -> None:
@@ -93,7 +100,7 @@ def test_buckets_refuse_requests_without_tls(template: Template) -> None:
         for p in policies.values()
         if _denies_plain_http(p["Properties"]["PolicyDocument"])
     }
-    assert protected == {IMAGES_BUCKET, ACCESS_LOG_BUCKET}
+    assert protected == {IMAGES_BUCKET, ACCESS_LOG_BUCKET, SITE_BUCKET, EDGE_LOG_BUCKET}
 
 
 def test_incomplete_multipart_uploads_are_aborted(template: Template) -> None:
@@ -110,10 +117,11 @@ def test_image_bucket_access_is_logged_to_the_log_bucket(template: Template) -> 
 
 
 def test_prod_keeps_images_when_the_stack_is_deleted(templates: dict[str, Template]) -> None:
-    assert resource(templates["prod"], IMAGES_BUCKET)["DeletionPolicy"] == "Retain"
-    assert resource(templates["dev"], IMAGES_BUCKET)["DeletionPolicy"] == "Delete"
-    # A dev stack with images in it can still be destroyed.
-    templates["dev"].resource_count_is("Custom::S3AutoDeleteObjects", 2)
+    for bucket in (IMAGES_BUCKET, ACCESS_LOG_BUCKET, SITE_BUCKET, EDGE_LOG_BUCKET):
+        assert resource(templates["prod"], bucket)["DeletionPolicy"] == "Retain"
+        assert resource(templates["dev"], bucket)["DeletionPolicy"] == "Delete"
+    # A dev stack with images (and logs) in it can still be destroyed.
+    templates["dev"].resource_count_is("Custom::S3AutoDeleteObjects", 4)
     templates["prod"].resource_count_is("Custom::S3AutoDeleteObjects", 0)
 
 
@@ -597,6 +605,9 @@ def test_every_function_has_an_error_alarm(template: Template) -> None:
 
 def test_outputs_name_what_a_user_needs_after_deploying(templates: dict[str, Template]) -> None:
     common = {
+        "DistributionUrl",
+        "DistributionId",
+        "SiteBucketName",
         "ApiUrl",
         "BucketName",
         "QueueUrl",
@@ -619,6 +630,14 @@ def test_outputs_name_what_a_user_needs_after_deploying(templates: dict[str, Tem
     assert outputs["QueueUrl"]["Value"] == {"Ref": QUEUE}
     assert outputs["DeadLetterQueueUrl"]["Value"] == {"Ref": DEAD_LETTER_QUEUE}
     assert outputs["TableName"]["Value"] == {"Ref": TABLE}
+    assert outputs["SiteBucketName"]["Value"] == {"Ref": SITE_BUCKET}
+    # The API's own URL names its stage; the distribution's is the public one.
+    assert "execute-api" in json.dumps(outputs["ApiUrl"]["Value"])
+    distribution = next(iter(templates["dev"].find_resources("AWS::CloudFront::Distribution")))
+    assert outputs["DistributionUrl"]["Value"] == {
+        "Fn::Join": ["", ["https://", {"Fn::GetAtt": [distribution, "DomainName"]}]]
+    }
+    assert outputs["DistributionId"]["Value"] == {"Ref": distribution}
 
 
 PHYSICAL_NAME_PROPERTIES = {

@@ -245,6 +245,18 @@ def test_dev_functions_get_local_bucket_and_queue(dev_service: Service) -> None:
     assert (upload.code / "image_service" / "upload.py").is_file()
 
 
+def test_dev_functions_see_no_distribution_locally(dev_service: Service) -> None:
+    """CloudFront is not emulated: the functions get the empty values that mean "none" (a
+    Location as the client called, no invalidation), not a made-up id they would call."""
+    by_handler = {f.handler: f for f in dev_service.functions.values()}
+    assert by_handler["image_service.upload.handler"].environment["PUBLIC_HOST"] == ""
+    assert by_handler["image_service.catalogue.handler"].environment["DISTRIBUTION_ID"] == ""
+    distribution = {i.type for i in dev_service.ignored}
+    assert "AWS::CloudFront::Distribution" in distribution
+    # The site bucket and the distribution's log bucket are ordinary local buckets.
+    assert {b.logical_id[:12] for b in dev_service.buckets} >= {"DeliverySite", "DeliveryLogs"}
+
+
 def test_dev_thumbnail_worker_is_driven_by_the_queue(dev_service: Service) -> None:
     (mapping,) = dev_service.event_sources
     worker = dev_service.functions[mapping.function]
