@@ -4,7 +4,7 @@ local-runner load.
 Environment:
   QUICK=1        fewer inputs and repetitions (about two minutes); results go to bench/.cache/
   IMAGES=dir     benchmark the images in `dir` instead of the generated ones
-  PARTS=a,b      only some parts: render, memory, quality, webp, coldstart, calls, load
+  PARTS=a,b      only some parts: render, memory, quality, webp, coldstart, calls, direct, load
                  (default: all)
 
 A full run on the generated inputs writes its figures to docs/bench-results.md; every number
@@ -30,7 +30,7 @@ from typing import Any
 
 os.environ.setdefault("VIPS_CONCURRENCY", "1")  # before anything loads libvips
 
-from bench import calls, cases, coldstart, inputs, load, proto, quality, webp
+from bench import calls, cases, coldstart, direct, inputs, load, proto, quality, webp
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "bench-results.md"
@@ -49,15 +49,17 @@ def _worker_memory_mb() -> int:
 
 WORKER_MEMORY_MB = _worker_memory_mb()
 
-PARTS = ("render", "memory", "quality", "webp", "coldstart", "calls", "load")
+PARTS = ("render", "memory", "quality", "webp", "coldstart", "calls", "direct", "load")
 # Thumbnails of a format decoded at full size (PNG, GIF, WebP, HEIC, AVIF) within this multiple
 # of the decode alone, and each rendition's SSIM within this much of a plain Lanczos resize put
 # through the same encoder.
 FULL_DECODE_GOAL = 1.3
 SSIM_GOAL = 0.002
-# The last revision whose API functions had a hand-made adapter instead of Powertools' REST
-# resolver: the cold-start A/B measures what the resolver costs against it.
+# The last revision whose API functions had a hand-made adapter, and the one that put them on
+# Powertools' REST resolver (and changed nothing else they import): the cold-start A/B
+# measures what the resolver costs.
 BEFORE_RESOLVER = "e47c08c"
+WITH_RESOLVER = "b2ae1d6"
 RESOLVER_BUDGET_MS = 15
 
 
@@ -513,21 +515,23 @@ def bench_coldstart(settings: Settings, report: Report) -> None:
 def bench_resolver(settings: Settings, report: Report) -> None:
     """What Powertools' REST resolver costs each API function at cold start, against the
     hand-made adapter it replaced, measured in one interleaved run."""
-    known = subprocess.run(
-        ["git", "cat-file", "-e", f"{BEFORE_RESOLVER}^{{commit}}"], cwd=ROOT, check=False
-    )
-    if known.returncode != 0:
-        report.add("", f"Resolver A/B skipped: revision {BEFORE_RESOLVER} is not in this clone.")
-        return
+    for revision in (BEFORE_RESOLVER, WITH_RESOLVER):
+        known = subprocess.run(
+            ["git", "cat-file", "-e", f"{revision}^{{commit}}"], cwd=ROOT, check=False
+        )
+        if known.returncode != 0:
+            report.add("", f"Resolver A/B skipped: revision {revision} is not in this clone.")
+            return
     rounds = 9 if settings.quick else 21
-    figures = coldstart.compare(BEFORE_RESOLVER, rounds)
-    before, after = figures[BEFORE_RESOLVER], figures["tree"]
+    figures = coldstart.compare(BEFORE_RESOLVER, rounds, WITH_RESOLVER)
+    before, after = figures[BEFORE_RESOLVER], figures[WITH_RESOLVER]
     report.add(
         "",
-        f"### Powertools' REST resolver ({rounds} rounds, interleaved with {BEFORE_RESOLVER})",
+        f"### Powertools' REST resolver ({rounds} rounds, {BEFORE_RESOLVER} against "
+        f"{WITH_RESOLVER}, interleaved)",
         "",
         f"CPU ms above the baseline (boto3 + client: {after['baseline (boto3 + client)']:.0f} ms)"
-        f" at {BEFORE_RESOLVER} (hand-made adapter) and now (resolver).",
+        f" with the hand-made adapter ({BEFORE_RESOLVER}) and on the resolver ({WITH_RESOLVER}).",
         "",
         "| function | adapter | resolver | difference |",
         "|---|---:|---:|---:|",
@@ -558,6 +562,45 @@ def bench_calls(report: Report) -> None:
         ", ".join(op for op, minimum in calls.MINIMUM.items() if measured.get(op) != minimum)
         or "all at the minimum",
         measured == calls.MINIMUM,
+    )
+
+
+def bench_direct(settings: Settings, report: Report) -> None:
+    """Direct uploads: upload-to-ready by route, and the worker's 48 MP ingest."""
+    ingest = direct.measure_ingest(1 if settings.quick else 3)
+    report.add(
+        "",
+        "## Direct uploads",
+        "",
+        "The worker's ingest of a 48 MP JPEG (validate and render both renditions, JPEG and "
+        "WebP, from one decode) against a full decode and against the 1/8 draft decode the "
+        "engine uses; CPU ms and peak RSS of a fresh interpreter, medians.",
+        "",
+        "| photo | full decode ms | draft decode ms | ingest ms | ingest / draft "
+        "| peak RSS MB: decode / ingest |",
+        "|---|---:|---:|---:|---:|---:|",
+    )
+    for label, f in ingest.items():
+        ratio = f["ingest_ms"] / f["draft_ms"]
+        report.add(
+            f"| {label} | {f['decode_ms']:.0f} | {f['draft_ms']:.0f} | {f['ingest_ms']:.0f} "
+            f"| {ratio:.2f} | {f['decode_rss_mb']:.0f} / {f['ingest_rss_mb']:.0f} |"
+        )
+        report.goal(
+            f"{label}: ingest within the worker's {WORKER_MEMORY_MB} MB",
+            f"{f['ingest_rss_mb']:.0f} MB",
+            f["ingest_rss_mb"] < WORKER_MEMORY_MB,
+        )
+    rounds = 5 if settings.quick else 20
+    routes = direct.measure_routes(rounds)
+    report.add(
+        "",
+        f"Upload to `ready` through the local runner, one upload at a time, {rounds} each, "
+        "interleaved (first request to the record answering `ready`, polled every 50 ms):",
+        "",
+        "| photo and route | p50 ms | p95 ms |",
+        "|---|---:|---:|",
+        *(f"| {label} | {f['p50']:.0f} | {f['p95']:.0f} |" for label, f in routes.items()),
     )
 
 
@@ -675,6 +718,7 @@ def main() -> None:
         ("webp", lambda: bench_webp(items, report)),
         ("coldstart", lambda: bench_coldstart(settings, report)),
         ("calls", lambda: bench_calls(report)),
+        ("direct", lambda: bench_direct(settings, report)),
         ("load", lambda: bench_load(items, settings, report)),
     )
     for part, run in parts:

@@ -175,6 +175,8 @@ def _measure_here() -> dict[str, dict[str, int]]:
                 if client is not None:
                     client.meta.events.register("before-call", count)
             catalogue = getattr(module, "catalogue", None)
+            if callable(catalogue):  # made on first use (download_thumbnail)
+                catalogue = catalogue()
             if catalogue is not None:
                 catalogue.client.meta.events.register("before-call", count)
         modules["catalogue"].edge_client().meta.events.register("before-call", count)

@@ -212,16 +212,23 @@ def measure(rounds: int) -> dict[str, Any]:
     }
 
 
-def compare(revision: str, rounds: int) -> dict[str, dict[str, float]]:
-    """Median import CPU ms of each module at `revision` (git) and in the working tree, over
-    boto3 + client, interleaved in one run so machine load hits both alike."""
+def compare(revision: str, rounds: int, against: str | None = None) -> dict[str, dict[str, float]]:
+    """Median import CPU ms of each module at `revision` (git) and in the working tree (or at
+    `against`), over boto3 + client, interleaved in one run so machine load hits both alike."""
     root = LAMBDA_SRC.parent
     with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(
-            ["git", "archive", revision, "lambda_src"], cwd=root, capture_output=True, check=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        trees = {revision: Path(tmp) / "lambda_src", "tree": LAMBDA_SRC}
+        trees: dict[str, Path] = {}
+        for name in (revision, against):
+            if name is None:
+                continue
+            archive = subprocess.run(
+                ["git", "archive", name, "lambda_src"], cwd=root, capture_output=True, check=True
+            ).stdout
+            (Path(tmp) / name).mkdir()
+            subprocess.run(["tar", "-x", "-C", str(Path(tmp) / name)], input=archive, check=True)
+            trees[name] = Path(tmp) / name / "lambda_src"
+        if against is None:
+            trees["tree"] = LAMBDA_SRC
         samples: dict[str, dict[str, list[float]]] = {t: {} for t in trees}
         baseline: list[float] = []
         for _ in range(rounds):
@@ -243,7 +250,9 @@ def compare(revision: str, rounds: int) -> dict[str, dict[str, float]]:
 
 
 if __name__ == "__main__":
-    # python -m bench.coldstart <git revision> [rounds]: cold start added over boto3, A/B.
+    # python -m bench.coldstart <git revision> [rounds] [other revision]: cold start added
+    # over boto3, A/B against the working tree (or the other revision).
     revision = sys.argv[1] if len(sys.argv) > 1 else "HEAD"
-    figures = compare(revision, int(sys.argv[2]) if len(sys.argv) > 2 else 15)
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 15
+    figures = compare(revision, rounds, sys.argv[3] if len(sys.argv) > 3 else None)
     print(json.dumps(figures, indent=1))

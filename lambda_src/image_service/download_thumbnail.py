@@ -8,6 +8,7 @@ client whose `Accept` lists `image/webp` gets WebP, and the answer says `Vary: A
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -32,7 +33,15 @@ from image_service.storage import API_BOTO_CONFIG, get_object
 CONFIG = DownloadThumbnailConfig.from_environ(os.environ)
 logger = Logger()
 s3 = boto3.client("s3", config=API_BOTO_CONFIG)
-catalogue = records.Catalogue(boto3.client("dynamodb", config=API_BOTO_CONFIG), CONFIG.table_name)
+
+
+@functools.cache
+def catalogue() -> records.Catalogue:
+    """The catalogue, asked only when a thumbnail is missing: most requests find theirs, so
+    the DynamoDB client (about 20 ms of cold start) is made on the first miss, then kept."""
+    return records.Catalogue(boto3.client("dynamodb", config=API_BOTO_CONFIG), CONFIG.table_name)
+
+
 app, handler = api.rest_function(logger, CONFIG.cors_origins)
 
 PENDING_RETRY_AFTER = "2"
@@ -43,7 +52,7 @@ def _why_missing(name: str, cache_control: str) -> Exception:
     cache (no-store, the error default): the thumbnail is moments away. The other answers
     may be kept briefly (`cache_control`)."""
     kept_briefly = {"Cache-Control": cache_control}
-    record = catalogue.get(name.split(".", 1)[0])
+    record = catalogue().get(name.split(".", 1)[0])
     status = record.get("status") if record else None
     if record is None or record.get("name") != name or status == Status.DELETING:
         return NotFound(headers=kept_briefly)
