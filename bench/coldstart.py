@@ -25,6 +25,7 @@ MODULES = {
     "image_service.download_image": "download-image",
     "image_service.download_thumbnail": "download-thumbnail",
     "image_service.catalogue": "catalogue",
+    "image_service.tickets": "tickets",
     "image_service.thumbnail_worker": "worker",
 }
 DOWNLOADS = ("image_service.download_image", "image_service.download_thumbnail")

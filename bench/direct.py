@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -119,14 +120,28 @@ print(json.dumps({"ms": ms, "rss_mb": hwm / 1024}))
 """
 
 
+def worst_case(size: int = 50_000_000) -> bytes:
+    """The most memory a direct upload can make the worker hold: the decode that needs the
+    most memory per byte on the wire (a 50 MP WebP with alpha, about 1 MB) padded with an
+    unknown RIFF chunk, which decoders skip, to the largest body a ticket allows."""
+    from bench import inputs  # numpy: only `make bench` installs it
+
+    webp = inputs.webp_rgba_50mp()
+    pad = size - len(webp) - 8
+    body = webp[12:] + b"JUNK" + struct.pack("<I", pad) + bytes(pad)
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
 def measure_ingest(rounds: int) -> dict[str, dict[str, float]]:
-    """The worker's ingest of a 48 MP JPEG (validate and render from one decode) against a
-    full decode and the 1/8 draft decode the engine uses, CPU ms and peak RSS."""
+    """The worker's ingest (validate and render from one decode) of a 48 MP JPEG against a
+    full decode and the 1/8 draft decode the engine uses, and of the worst case for memory;
+    CPU ms and peak RSS."""
     results: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as work:
         photos = {
             "48 MP JPEG q92": images.jpeg(8000, 6000, quality=92),
             "48 MP JPEG q100": images.jpeg(8000, 6000, quality=100),
+            "50 MP WebP with alpha, padded": worst_case(),
         }
         for label, data in photos.items():
             path = Path(work) / "photo.jpg"

@@ -169,6 +169,12 @@ def _gif(width: int, height: int, seed: int, frames: int) -> bytes:
 
 
 # name -> (builder, headline, memory_only); every builder is deterministic.
+def webp_rgba_50mp() -> bytes:
+    """The worst case for the worker's memory: a 50 MP image without DCT scaling, small on
+    the wire (flat content, about 1 MB)."""
+    return _webp(graphic_rgba(8660, 5773, 52, noise=0.0))
+
+
 GENERATED: dict[str, tuple[Callable[[], bytes], bool, bool]] = {
     "jpeg-2mp.jpg": (lambda: _jpeg(photo_pixels(1632, 1224, 2), 92), False, False),
     "jpeg-12mp.jpg": (lambda: _jpeg(photo_pixels(4000, 3000, 12), 92), True, False),
@@ -192,7 +198,7 @@ GENERATED: dict[str, tuple[Callable[[], bytes], bool, bool]] = {
     # The worst case for the worker's memory: a 50 MP image without DCT scaling, small enough
     # on the wire (flat content) to pass the upload size limit.
     "png-rgba-50mp.png": (lambda: _png(graphic_rgba(8660, 5773, 51, noise=0.0)), False, True),
-    "webp-rgba-50mp.webp": (lambda: _webp(graphic_rgba(8660, 5773, 52, noise=0.0)), False, True),
+    "webp-rgba-50mp.webp": (lambda: webp_rgba_50mp(), False, True),
 }
 QUICK_NAMES = (
     "jpeg-12mp.jpg",
