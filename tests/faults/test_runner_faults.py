@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,12 +89,19 @@ def cpu_ticks(pid: int) -> int | None:
 
 
 class Saboteur(threading.Thread):
-    """Sends `signum` to every worker instance that is busy (its CPU time advanced since the
-    last look) after it has been idle once (so it is running a batch, not still importing its
-    handler: a kill at start-up is a failed init, not a death mid-batch), at most `limit`
-    times. With
-    `busy_ticks`, only once an instance has been busy for that much CPU time without a pause
-    (clock ticks, 1/100 s): a death deep inside a long render, as an out-of-memory kill is."""
+    """Sends `signum` to every worker instance that is busy, at most `limit` times.
+
+    By default an instance is hit once it has been idle (so it is running a batch, not still
+    importing its handler: a kill at start-up is a failed init, not a death mid-batch) and
+    then uses CPU again. With `busy_ticks` (clock ticks, 1/100 s, more than any start-up
+    takes), once it has used that much CPU since it was last idle, or since it started if it
+    never was: a death deep inside a long render, as an out-of-memory kill is, also of the
+    fresh instance a retry goes to. Idle means no CPU time for `IDLE_S`: on a loaded machine
+    a busy process also goes without a tick between two looks, which is no pause in its work.
+    """
+
+    IDLE_S = 0.3
+    STARTUP_TICKS = 60  # the worker imports in about 0.3 s of CPU
 
     def __init__(
         self, service: RunnerProcess, signum: int, limit: int | None = None, busy_ticks: int = 1
@@ -103,32 +111,34 @@ class Saboteur(threading.Thread):
         self.busy_ticks = busy_ticks
         self.hits = 0
         self._halt = threading.Event()
-        self._streak_start: dict[int, int] = {}
-        self._seen: dict[int, int] = {}
-        self._idled: set[int] = set()
+        self._streak_start: dict[int, int] = {}  # CPU ticks when it was last idle
+        self._seen: dict[int, tuple[int, float]] = {}  # ticks, when they last advanced
 
     def run(self) -> None:
         while not self._halt.wait(0.02):
+            now = time.monotonic()
             for pid in self.service.function_pids(WORKER):
                 ticks = cpu_ticks(pid)
                 if ticks is None:
                     continue
-                previous = self._seen.setdefault(pid, ticks)
-                if ticks == previous:  # idle since the last look: a new streak starts later
+                previous, advanced = self._seen.get(pid, (ticks, now))
+                if ticks != previous:
+                    advanced = now
+                elif now - advanced >= self.IDLE_S:
                     self._streak_start[pid] = ticks
-                    self._idled.add(pid)
-                start = self._streak_start.setdefault(pid, previous)
+                self._seen[pid] = (ticks, advanced)
+                start = self._streak_start.get(pid)
+                if start is None and self.busy_ticks > self.STARTUP_TICKS:
+                    start = 0
                 if (
-                    pid in self._idled
+                    start is not None
                     and ticks - start >= self.busy_ticks
                     and (self.limit is None or self.hits < self.limit)
                 ):
                     os.kill(pid, self.signum)
                     self.hits += 1
                     self._seen.pop(pid)
-                    self._streak_start.pop(pid)
-                else:
-                    self._seen[pid] = ticks
+                    self._streak_start.pop(pid, None)
 
     def stop(self) -> None:
         self._halt.set()
