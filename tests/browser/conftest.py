@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Request, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Request,
+    Response,
+    sync_playwright,
+)
 
 from local_runner import harness
 from tests.local_runner.assemblies import synthesized
@@ -37,9 +45,9 @@ CHROMIUM_ARGS = (
     "--no-first-run",
 )
 MISSING = (
-    "\n\n!!! BROWSER TESTS SKIPPED: no Chromium at {where}. `make test` installs Debian's "
+    "\n\n!!! BROWSER TESTS {what}: no Chromium at {where}. `make test` installs Debian's "
     "chromium where it can (root and apt-get); otherwise `apt-get install chromium`, or set "
-    "CHROMIUM=/path/to/chromium. Under CI=true this is a failure. !!!\n"
+    "CHROMIUM=/path/to/chromium. Under CI=true a missing browser is a failure. !!!\n"
 )
 _skipped: list[str] = []
 
@@ -117,8 +125,12 @@ class Watch:
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(f"uncaught: {error}"))
         page.on("requestfailed", self._failed)
-        page.on("response", lambda r: r.status >= 400 and self._bad(f"{r.status} {r.url}"))
+        page.on("response", self._response)
         page.on("dialog", self._dialog)
+
+    def _response(self, response: Response) -> None:
+        if response.status >= 400:
+            self._bad(f"{response.status} {response.url}")
 
     def _console(self, message: ConsoleMessage) -> None:
         if message.type in ("error", "warning"):

@@ -18,11 +18,20 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Request,
+    Response,
+    ViewportSize,
+    expect,
+)
 
 from local_runner.harness import RunnerProcess
 from samples import heif
 from tests.browser import pictures
+from tests.browser.actions import choose_files, open_gallery, shown, upload_row
 from tests.browser.conftest import ROOT, Watch
 
 pytestmark = pytest.mark.slow  # starts the local runner
@@ -32,8 +41,8 @@ BIG = "IMG_4032.jpg"  # above maxUploadBytes: a ticket and a presigned POST to t
 BADGE = "badge.png"  # transparent
 HEIC = "IMG_0042.heic"
 HOSTILE = "<img src=x onerror=alert(1)>.jpg"
-WIDE = {"width": 1440, "height": 900}
-NARROW = {"width": 360, "height": 780}
+WIDE: ViewportSize = {"width": 1440, "height": 900}
+NARROW: ViewportSize = {"width": 360, "height": 780}
 
 
 @pytest.fixture(scope="module")
@@ -58,30 +67,6 @@ def page(visitor: BrowserContext, watch: Watch) -> Iterator[Page]:
     watch.attach(opened)
     yield opened
     opened.close()
-
-
-def open_gallery(page: Page, gallery: RunnerProcess) -> None:
-    page.goto(f"{gallery.url}/")
-    expect(page.get_by_role("heading", name="Latest photos")).to_be_visible()
-
-
-def choose_files(page: Page, files: list[Any]) -> None:
-    """What a person does: the Upload button, then the files in the system's picker."""
-    with page.expect_file_chooser() as chooser:
-        page.get_by_role("button", name="Upload photos").click()
-    chooser.value.set_files(files)  # type: ignore[arg-type]
-
-
-def upload_row(page: Page, name: str) -> Any:
-    return page.locator("#upload-list > li").filter(has=page.get_by_text(name, exact=True))
-
-
-def shown(image: Any) -> int:
-    """Wait until the <img> has decoded a picture; its natural width."""
-    image.page.wait_for_function(
-        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
-    )
-    return int(image.evaluate("img => img.naturalWidth"))
 
 
 def feed_names(page: Page) -> list[str]:
@@ -131,7 +116,12 @@ def test_three_uploads_show_progress_then_their_thumbnails(
         {"name": HEIC, "mimeType": "", "buffer": heif.heic(pictures.scenery(1200, 900, 4))},
     ]
     posted_to: list[str] = []
-    page.on("request", lambda r: r.method == "POST" and posted_to.append(r.url))
+
+    def posted(request: Request) -> None:
+        if request.method == "POST":
+            posted_to.append(request.url)
+
+    page.on("request", posted)
     open_gallery(page, gallery)
     expect(page.get_by_role("heading", name="No photos yet")).to_be_visible()
     # Every value the progress bars show, as they show them.
@@ -179,12 +169,12 @@ def test_the_grid_takes_square_webp_thumbnails_lazily_at_their_size(
     page: Page, gallery: RunnerProcess, watch: Watch
 ) -> None:
     thumbnail_types: list[str] = []
-    page.on(
-        "response",
-        lambda r: (
-            "/download-thumbnail/" in r.url and thumbnail_types.append(r.headers["content-type"])
-        ),
-    )
+
+    def answered(response: Response) -> None:
+        if "/download-thumbnail/" in response.url:
+            thumbnail_types.append(response.headers["content-type"])
+
+    page.on("response", answered)
     open_gallery(page, gallery)
     images = page.locator("#grid .is-thumb")
     expect(images).to_have_count(3)
