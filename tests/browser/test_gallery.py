@@ -196,6 +196,7 @@ def test_the_viewer_opens_the_original_and_moves_with_the_keyboard(
     page: Page, gallery: RunnerProcess, watch: Watch, output: Path
 ) -> None:
     open_gallery(page, gallery)
+    expect(page.locator("#grid .is-thumb")).to_have_count(3)
     order = feed_names(page)
     assert sorted(order) == sorted([BIG, BADGE, HEIC])
     page.get_by_role("button", name=order[0]).click()
@@ -378,11 +379,18 @@ def test_no_serious_accessibility_findings_and_screenshots_at_both_widths(
     expect(page.get_by_role("dialog", name=BIG)).to_be_visible()
     assert axe_violations(page) == []
     page.keyboard.press("Escape")
-    # Keyboard focus is visible: an outline where the focus is.
-    page.keyboard.press("Tab")
-    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
-    assert outline == "solid"
     page.screenshot(path=str(output / "gallery-1440.png"))
+    # Keyboard focus is visible: an outline on whatever Tab reaches, photos included.
+    page.reload()
+    expect(page.locator("#grid .is-thumb")).to_have_count(4)
+    for expected in ("Photos", "Upload photos", *feed_names(page)):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => [document.activeElement.textContent.trim() ||"
+            " document.activeElement.querySelector('img.is-thumb')?.alt,"
+            " getComputedStyle(document.activeElement).outlineStyle]"
+        )
+        assert focused == [expected, "solid"]
     page.set_viewport_size(NARROW)
     expect(page.locator("#grid .is-thumb").first).to_be_visible()
     # Nothing wider than the screen at 360 px.

@@ -57,32 +57,32 @@ function failure(status, text, retryAfter) {
   return new ApiError(status, code, body?.message, retryAfter);
 }
 
+// fetch, with the key where one is needed; an answer other than 2xx becomes an ApiError.
+async function request(path, init = {}) {
+  let response;
+  try {
+    response = await fetch(path, { ...init, headers: withKey(init.headers) });
+  } catch {
+    throw unreachable();
+  }
+  if (!response.ok) {
+    throw failure(response.status, await response.text(), seconds(response.headers.get('Retry-After')));
+  }
+  return response;
+}
+
 async function call(method, path, { json, headers = {} } = {}) {
-  const init = { method, cache: 'no-store', headers: withKey({ Accept: 'application/json', ...headers }) };
+  const init = { method, cache: 'no-store', headers: { Accept: 'application/json', ...headers } };
   if (json !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(json);
   }
-  let response;
-  try {
-    response = await fetch(path, init);
-  } catch {
-    throw unreachable();
-  }
-  const text = await response.text();
-  if (!response.ok) throw failure(response.status, text, seconds(response.headers.get('Retry-After')));
+  const text = await (await request(path, init)).text();
   return text ? JSON.parse(text) : null;
 }
 
 export async function loadConfig() {
-  let response;
-  try {
-    response = await fetch('/config.json');
-  } catch {
-    throw unreachable();
-  }
-  if (!response.ok) throw failure(response.status, '', null);
-  return response.json();
+  return (await request('/config.json')).json();
 }
 
 export function listImages(cursor, limit) {
@@ -156,12 +156,5 @@ export async function postToBucket(upload, file, onProgress) {
 
 // Image bytes with the API key, where the stage needs one (an <img> cannot send it).
 export async function fetchBlob(path) {
-  let response;
-  try {
-    response = await fetch(path, { headers: withKey() });
-  } catch {
-    throw unreachable();
-  }
-  if (!response.ok) throw failure(response.status, await response.text(), seconds(response.headers.get('Retry-After')));
-  return response.blob();
+  return (await request(path)).blob();
 }
