@@ -175,6 +175,10 @@ def test_values_reach_the_page_as_text_never_as_markup() -> None:
             assert sink not in code, f"{script.name} uses {sink}"
 
 
-def test_the_page_is_light() -> None:
-    weight = sum(p.stat().st_size for p in WEB.rglob("*") if p.is_file())
-    assert weight < PAGE_BUDGET_BYTES, f"web/ is {weight} bytes"
+def test_the_page_is_light(stage: str) -> None:
+    """Every file the page loads, its config included, uncompressed."""
+    _, config = deployed_sources(stage)
+    weight = sum(
+        p.stat().st_size for folder in (WEB, config) for p in folder.rglob("*") if p.is_file()
+    )
+    assert weight < PAGE_BUDGET_BYTES, f"the page's files are {weight} bytes"
