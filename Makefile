@@ -29,7 +29,7 @@ CDK := node_modules/.bin/cdk
 
 help:
 	@echo "make local            run the whole service on http://127.0.0.1:$(PORT) (no AWS, no Docker)"
-	@echo "make test             run every test"
+	@echo "make test             run every test (installs Debian's chromium for the browser tests if it can)"
 	@echo "make test-fast        every test that starts no local runner, CDK CLI or layer build (< 1 min)"
 	@echo "make lint             ruff, mypy, and checkov over both stages' templates"
 	@echo "make synth            synthesize both stages into cdk.out/"
@@ -62,7 +62,22 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 
 setup: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
 
-test: setup
+# The browser tests drive Debian's Chromium through Playwright (Playwright's own browser
+# download is never used). Installed when missing and this machine can (root and apt-get);
+# otherwise those tests are skipped with a loud message, and fail under CI=true.
+.PHONY: browser
+browser:
+	@if [ -n "$$CHROMIUM" ] || command -v chromium >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's chromium for the browser tests (apt-get, about a minute) ..."; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium fonts-dejavu-core fonts-liberation >/dev/null; } \
+			|| echo "Installing chromium failed: the browser tests will be skipped."; \
+	else \
+		echo "No chromium, and no root apt-get to install it: the browser tests will be skipped."; \
+	fi
+
+test: setup browser
 	$(PY) -m pytest
 
 .PHONY: test-fast

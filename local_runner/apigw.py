@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local_runner.lambdas import InvocationError, InvocationTimeout
+from local_runner.site import Site
 from local_runner.template import RestApi, Route
 
 log = logging.getLogger("local_runner")
@@ -252,9 +253,17 @@ class ApiServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(
-        self, port: int, api: RestApi, invoke: Invoke, api_keys: frozenset[str] = frozenset()
+        self,
+        port: int,
+        api: RestApi,
+        invoke: Invoke,
+        api_keys: frozenset[str] = frozenset(),
+        site: Site | None = None,
     ) -> None:
         self.api = api
+        # The site's files, served where no API route answers the path and method: the
+        # distribution sends the API's routes to the API and everything else to the site.
+        self.site = site
         self.router = Router(api)
         self.invoke = invoke
         self.api_keys = api_keys
@@ -280,11 +289,15 @@ class ApiServer(ThreadingHTTPServer):
         split = urlsplit(target)
         raw_path = self.router.strip_stage(split.path or "/")
         found = self.router.match(raw_path)
+        routes = self.router.methods[found[0]] if found else {}
+        route = routes.get(method) or routes.get("ANY")
+        if route is None and self.site is not None:
+            page = self.site.reply(method, target, headers)
+            if page is not None:
+                return Reply(page.status, page.headers, page.body)
         if found is None:
             return gateway_error(404, "Not Found", "NotFoundException")
-        resource, path_parameters = found
-        routes = self.router.methods[resource]
-        route = routes.get(method) or routes.get("ANY")
+        path_parameters = found[1]
         if route is None:
             reply = gateway_error(405, "Method Not Allowed", "MethodNotAllowedException")
             reply.headers.append(("Allow", ", ".join(sorted(routes))))

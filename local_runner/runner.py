@@ -16,6 +16,7 @@ from typing import Any
 from local_runner.apigw import ApiServer
 from local_runner.emulator import Emulator, bucket_cors, create_resources
 from local_runner.lambdas import FunctionPool, LayerContents, layer_contents, start_pools
+from local_runner.site import Site, load_site
 from local_runner.sqs_source import SqsEventSource
 from local_runner.template import (
     Assembly,
@@ -54,6 +55,7 @@ class LocalRunner:
         self.api_server: ApiServer | None = None
         self.api_key: str | None = None
         self.service: Service | None = None
+        self.site: Site | None = None
         self.notes: list[str] = []
 
     @property
@@ -92,6 +94,9 @@ class LocalRunner:
             visibility_timeout_override=self.options.visibility_timeout_override,
         )
         self.notes.extend(create_resources(self.emulator, service))
+        self.site = load_site(service, local)
+        if self.site is not None:
+            self.site.upload(self.emulator.client("s3"))
 
         layers: dict[str, LayerContents] = {}
         for function in service.functions.values():
@@ -135,6 +140,7 @@ class LocalRunner:
                     api,
                     lambda function, event, timeout: self.pools[function].invoke(event, timeout),
                     frozenset({self.api_key}) if self.api_key else frozenset(),
+                    self.site,
                 )
             except OSError as error:  # taken while the functions started
                 raise _port_taken(self.options.port, error) from error
@@ -149,6 +155,7 @@ class LocalRunner:
         assert self.emulator is not None
         return {
             "url": self.url,
+            "site_url": f"{self.url}/" if self.site is not None and self.api_server else None,
             "api_key": self.api_key,
             "moto_endpoint": self.emulator.endpoint,
             "buckets": {b.logical_id: b.name for b in self.service.buckets},
@@ -175,7 +182,11 @@ class LocalRunner:
         assert self.service is not None
         assert self.emulator is not None
         service = self.service
+        gallery = []
+        if self.site is not None and self.api_server is not None:
+            gallery = [f"Gallery: {self.url}/   (open it in a browser)", ""]
         lines = [
+            *gallery,
             f"Stack {service.stack_name!r} running locally (no AWS account, no Docker)",
             f"  template:   {self.assembly.directory} {synth_note}",
             f"  moto:       {self.emulator.endpoint}  (S3, DynamoDB and SQS; fake credentials"
@@ -183,6 +194,11 @@ class LocalRunner:
         ]
         for bucket in service.buckets:
             lines.append(f"  bucket:     {bucket.name}  ({bucket.logical_id})")
+        if self.site is not None:
+            lines.append(
+                f"  site:       {len(self.site.files)} files of the bucket deployment in"
+                f" {self.site.bucket}, served at /"
+            )
         for table in service.tables:
             lines.append(f"  table:      {table.name}  ({table.logical_id})")
         for notification in service.notifications:
@@ -242,6 +258,8 @@ class LocalRunner:
             lines.append("")
             lines.extend(curl_examples(self.url, api, self.api_key))
         lines.append("")
+        if gallery:
+            lines.append(gallery[0])
         lines.append(f"Ready in {startup_s:.1f} s. Ctrl-C stops everything.")
         return "\n".join(lines)
 

@@ -66,6 +66,10 @@ EMULATED_TYPES = frozenset(
         # CDK writes a bucket's notifications through a custom resource; the runner applies
         # its configuration to the emulator itself (its provider function never runs).
         "Custom::S3BucketNotifications",
+        # CDK copies the site's files into a bucket through a custom resource; the runner
+        # copies the same asset folders into the local bucket and serves them at `/` (its
+        # provider function never runs).
+        "Custom::CDKBucketDeployment",
         "AWS::DynamoDB::Table",
         "AWS::SQS::Queue",
         "AWS::Lambda::Function",
@@ -106,6 +110,30 @@ class BucketNotifications:
     logical_id: str
     bucket: str  # the bucket's name
     configuration: Mapping[str, Any]  # S3's NotificationConfiguration, resolved
+
+
+@dataclass(frozen=True)
+class SiteDeployment:
+    """What a `Custom::CDKBucketDeployment` copies into its bucket at deploy time."""
+
+    logical_id: str
+    bucket: str  # the destination bucket's name
+    key_prefix: str
+    sources: tuple[Path, ...]  # the asset folders, in the order they are copied
+    # Per source: the deploy-time values CDK's deployment writes over each marker in the
+    # files, and whether it JSON-escapes them (the markers of `Source.json_data`).
+    markers: tuple[Mapping[str, str], ...]
+    json_escape: tuple[bool, ...]
+    metadata: Mapping[str, str]  # SystemMetadata: e.g. cache-control, lower-case names
+
+
+@dataclass(frozen=True)
+class SiteEdge:
+    """What the distribution's default behaviour (the site) does, resolved locally."""
+
+    bucket: str | None  # the bucket its origin is, or None for another kind of origin
+    root_object: str | None  # served for `/`
+    headers: tuple[tuple[str, str], ...]  # its response headers policy's security headers
 
 
 @dataclass(frozen=True)
@@ -206,6 +234,8 @@ class Service:
     event_sources: tuple[EventSourceMapping, ...]
     ignored: tuple[Ignored, ...]
     unknown: tuple[Ignored, ...]  # types nobody told the runner about
+    sites: tuple[SiteDeployment, ...] = ()
+    site_edge: SiteEdge | None = None
 
     def queue(self, logical_id: str) -> Queue:
         return next(q for q in self.queues if q.logical_id == logical_id)
@@ -528,6 +558,13 @@ def load_service(
             )
         )
 
+    sites = tuple(
+        _site_deployment(assembly, resolver, logical_id, props(logical_id))
+        for logical_id in by_type.get("Custom::CDKBucketDeployment", [])
+    )
+    distributions = by_type.get("AWS::CloudFront::Distribution", [])
+    site_edge = _site_edge(resolver, resources, distributions[0]) if distributions else None
+
     return Service(
         stack_name=assembly.stack_name,
         buckets=buckets,
@@ -539,7 +576,81 @@ def load_service(
         event_sources=tuple(event_sources),
         ignored=tuple(ignored),
         unknown=tuple(unknown),
+        sites=sites,
+        site_edge=site_edge,
     )
+
+
+# Properties of a bucket deployment the runner does not reproduce: refused rather than ignored,
+# so that the local site never differs silently from the deployed one.
+UNSUPPORTED_DEPLOYMENT_PROPERTIES = ("Exclude", "Include", "UserMetadata")
+
+
+def _site_deployment(
+    assembly: Assembly, resolver: Resolver, logical_id: str, p: Mapping[str, Any]
+) -> SiteDeployment:
+    unsupported = [key for key in UNSUPPORTED_DEPLOYMENT_PROPERTIES if p.get(key)]
+    if flag(p.get("Extract"), default=True) is False:
+        unsupported.append("Extract: false")
+    if unsupported:
+        raise TemplateError(
+            f"{logical_id}: the runner does not reproduce {', '.join(unsupported)} of a bucket"
+            " deployment"
+        )
+    sources = []
+    for key in p.get("SourceObjectKeys") or []:
+        folder = assembly.asset_paths.get(str(key))
+        if folder is None or not folder.is_dir():
+            raise TemplateError(
+                f"{logical_id}: its source {key} is not an asset folder of {assembly.directory}"
+            )
+        sources.append(folder)
+    markers = p.get("SourceMarkers") or [{} for _ in sources]
+    configs = p.get("SourceMarkersConfig") or [{} for _ in sources]
+    return SiteDeployment(
+        logical_id=logical_id,
+        bucket=resolver.string(p["DestinationBucketName"]),
+        key_prefix=resolver.string(p.get("DestinationBucketKeyPrefix") or ""),
+        sources=tuple(sources),
+        markers=tuple(
+            {marker: resolver.string(value) for marker, value in (found or {}).items()}
+            for found in markers
+        ),
+        json_escape=tuple(flag((config or {}).get("jsonEscape")) for config in configs),
+        metadata={
+            str(name).lower(): resolver.string(value)
+            for name, value in (p.get("SystemMetadata") or {}).items()
+        },
+    )
+
+
+def _site_edge(resolver: Resolver, resources: Mapping[str, Any], distribution: str) -> SiteEdge:
+    config = resources[distribution]["Properties"]["DistributionConfig"]
+    default = config["DefaultCacheBehavior"]
+    origin = next(o for o in config["Origins"] if o["Id"] == default["TargetOriginId"])
+    bucket = None
+    domain = origin.get("DomainName")
+    if "S3OriginConfig" in origin and isinstance(domain, dict) and "Fn::GetAtt" in domain:
+        bucket_id = domain["Fn::GetAtt"][0]
+        if resolver.type_of(bucket_id) == "AWS::S3::Bucket":
+            bucket = resolver.name(bucket_id)
+    headers: list[tuple[str, str]] = []
+    policy_ref = default.get("ResponseHeadersPolicyId")
+    if isinstance(policy_ref, dict) and policy_ref.get("Ref") in resources:
+        policy = resources[policy_ref["Ref"]]["Properties"]["ResponseHeadersPolicyConfig"]
+        security = policy.get("SecurityHeadersConfig") or {}
+        if "ContentSecurityPolicy" in security:
+            csp = resolver.string(security["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+            headers.append(("Content-Security-Policy", csp))
+        if "ContentTypeOptions" in security:
+            headers.append(("X-Content-Type-Options", "nosniff"))
+        if "FrameOptions" in security:
+            headers.append(("X-Frame-Options", str(security["FrameOptions"]["FrameOption"])))
+        if "ReferrerPolicy" in security:
+            headers.append(("Referrer-Policy", str(security["ReferrerPolicy"]["ReferrerPolicy"])))
+        # Strict-Transport-Security is left out: browsers ignore it over plain HTTP.
+    root = config.get("DefaultRootObject")
+    return SiteEdge(bucket=bucket, root_object=str(root) if root else None, headers=tuple(headers))
 
 
 # CloudFormation property -> SQS API attribute.

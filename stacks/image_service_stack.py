@@ -28,6 +28,7 @@ from stacks.processing import ThumbnailProcessing
 from stacks.python_layer import PythonLayer
 from stacks.service_function import ServiceFunction
 from stacks.settings import Settings
+from stacks.site import Site
 from stacks.storage import Storage
 
 LAYERS = Path(__file__).resolve().parent.parent / "layers"
@@ -80,6 +81,14 @@ class ImageServiceStack(Stack):
             rest_api=api.rest_api,
             images=bucket,
             access_logs=storage.access_logs,
+        )
+        # The gallery page, in the site bucket the distribution serves at `/`.
+        Site(
+            self,
+            "Site",
+            settings=settings,
+            bucket=delivery.site_bucket,
+            distribution=delivery.distribution,
         )
         monitoring = Monitoring(
             self,

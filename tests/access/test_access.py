@@ -74,7 +74,6 @@ def test_anonymous_request_to_the_bucket_is_refused(prod: RunnerProcess) -> None
 
 
 PROBES = [
-    ("GET", "/"),
     ("GET", "/upload"),
     ("GET", "/download"),
     ("GET", "/download/"),
@@ -101,6 +100,19 @@ def test_no_route_lists_or_exposes_keys(prod: RunnerProcess, method: str, path: 
     for leak in (images_bucket(prod), "originals/", "thumbnails/", "ListBucketResult", "<Key>"):
         assert leak not in response.text
         assert all(leak not in value for value in response.headers.values())
+
+
+def test_the_gallery_page_is_public_and_names_no_bucket_or_key(prod: RunnerProcess) -> None:
+    """The page itself needs no key (the distribution serves it from the site bucket to
+    anyone); it asks for the key, and the API checks it."""
+    for path in ("/", "/config.json"):
+        response = requests.get(f"{prod.url}{path}", timeout=30)
+        assert response.status_code == 200, path
+        for leak in (images_bucket(prod), "originals/", "thumbnails/", PROD_API_KEY):
+            assert leak not in response.text
+            assert all(leak not in value for value in response.headers.values())
+    assert requests.get(f"{prod.url}/config.json", timeout=30).json()["apiKeyRequired"] is True
+    assert requests.get(f"{prod.url}/images", timeout=30).status_code == 403
 
 
 def test_a_neighbouring_id_finds_nothing(prod: RunnerProcess) -> None:

@@ -20,6 +20,7 @@ ACCEPTED = {
     "CKV_AWS_27",  # queues with SQS-managed SSE, which the check does not recognise
     "CKV_AWS_68",  # distribution without WAF unless the stage's `waf` setting asks for one
     "CKV_AWS_73",  # API stage without X-Ray: tracing is off on purpose
+    "CKV_AWS_111",  # CDK's site deployment function: CreateInvalidation on Resource *
     "CKV_AWS_115",  # no reserved concurrency: throttling and the event source bound it
     "CKV_AWS_116",  # no Lambda DLQ: no function is invoked asynchronously
     "CKV_AWS_117",  # no VPC: only public, IAM-authorised AWS endpoints

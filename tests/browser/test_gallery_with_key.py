@@ -1,0 +1,82 @@
+"""The gallery where the stage requires an API key (prod): the page asks for it once, keeps it
+in the browser, and fetches every image with it (an <img> cannot send the header)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from local_runner import harness
+from tests.browser import pictures
+from tests.browser.actions import choose_files, shown, upload_row
+from tests.browser.conftest import Watch
+from tests.local_runner.assemblies import synthesized
+
+pytestmark = pytest.mark.slow  # starts the local runner
+
+KEY = "gallery-test-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def keyed_gallery(
+    chromium: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[harness.RunnerProcess]:
+    (assembly,) = synthesized("prod")
+    log = tmp_path_factory.mktemp("keyed-gallery-runner") / "runner.log"
+    with harness.start("--assembly", str(assembly), "--api-key", KEY, log=log) as runner:
+        yield runner
+        assert runner.stop() == 0, runner.log_text()[-3000:]
+
+
+@pytest.fixture
+def page(browser: Browser, watch: Watch) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    opened = context.new_page()
+    watch.attach(opened)
+    yield opened
+    context.close()
+
+
+def enter_key(page: Page, key: str) -> None:
+    prompt = page.get_by_role("dialog", name="Enter the API key")
+    expect(prompt).to_be_visible()
+    prompt.get_by_label("API key").fill(key)
+    prompt.get_by_role("button", name="Save key").click()
+
+
+def test_the_page_asks_for_the_key_once_and_shows_images_with_it(
+    page: Page, keyed_gallery: harness.RunnerProcess, watch: Watch
+) -> None:
+    watch.expected.append("/images?")  # the 403 for the wrong key this test enters first
+    page.goto(f"{keyed_gallery.url}/")
+    enter_key(page, "not-the-key")
+    expect(page.get_by_text("That key was refused.")).to_be_visible()
+    enter_key(page, KEY)
+    expect(page.get_by_role("heading", name="No photos yet")).to_be_visible()
+
+    choose_files(
+        page,
+        [
+            {
+                "name": "lake.jpg",
+                "mimeType": "image/jpeg",
+                "buffer": pictures.jpeg(pictures.scenery(900, 600, 1)),
+            }
+        ],
+    )
+    expect(upload_row(page, "lake.jpg").get_by_text("Ready", exact=True)).to_be_visible(
+        timeout=30_000
+    )
+
+    page.reload()  # the key is kept: no prompt this time
+    thumbnail = page.get_by_role("img", name="lake.jpg", exact=True)
+    assert shown(thumbnail) > 0
+    assert (thumbnail.get_attribute("src") or "").startswith("blob:")
+    expect(page.get_by_role("dialog", name="Enter the API key")).to_have_count(0)
+    page.get_by_role("button", name="lake.jpg").click()
+    original = page.get_by_role("dialog", name="lake.jpg").get_by_role("img", name="lake.jpg")
+    assert shown(original) == 900
+    assert (original.get_attribute("src") or "").startswith("blob:")
+    watch.check()
