@@ -30,7 +30,7 @@ CDK := node_modules/.bin/cdk
 help:
 	@echo "make local            run the whole service on http://127.0.0.1:$(PORT) (no AWS, no Docker)"
 	@echo "make test             run every test (installs Debian's chromium for the browser tests if it can)"
-	@echo "make test-fast        every test that starts no local runner, CDK CLI or layer build (< 1 min)"
+	@echo "make test-fast        every test that starts no local runner, CDK CLI, checkov or layer build (< 1 min, 2 processes)"
 	@echo "make lint             ruff, mypy, and checkov over both stages' templates"
 	@echo "make synth            synthesize both stages into cdk.out/"
 	@echo "make bootstrap        once per account and region: cdk bootstrap"
@@ -82,7 +82,7 @@ test: setup browser
 
 .PHONY: test-fast
 test-fast: setup
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow" -n 2 --dist loadfile
 
 lint: setup
 	$(PY) -m ruff check .

@@ -50,13 +50,13 @@ class Storage(Construct):
             cors=[
                 s3.CorsRule(
                     allowed_methods=[s3.HttpMethods.POST],
-                    allowed_origins=list(settings.cors_origins),
+                    allowed_origins=list(settings.upload_origins),
                     allowed_headers=["*"],
                     exposed_headers=["ETag", "Location"],
                     max_age=3000,
                 )
             ]
-            if settings.cors_origins
+            if settings.upload_origins
             else None,
         )
         skip_checkov(

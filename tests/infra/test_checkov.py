@@ -11,6 +11,8 @@ from aws_cdk.assertions import Template
 from tests.infra.checkov_scan import Report, scan
 from tests.infra.test_delivery import everything_on
 
+pytestmark = pytest.mark.slow  # checkov takes 15 s; `make lint` runs it too
+
 # Checks the design accepts (reasons in the resources' metadata, from stacks/). A new skip
 # must be added here too, so it is reviewed rather than slipped in.
 ACCEPTED = {
