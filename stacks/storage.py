@@ -48,16 +48,30 @@ class Storage(Construct):
             ],
             # Browsers post direct uploads straight to the bucket from the stage's origins.
             cors=[
+                *(
+                    [
+                        s3.CorsRule(
+                            allowed_methods=[s3.HttpMethods.POST],
+                            allowed_origins=list(settings.upload_origins),
+                            allowed_headers=["*"],
+                            exposed_headers=["ETag", "Location"],
+                            max_age=3000,
+                        )
+                    ]
+                    if settings.upload_origins
+                    else []
+                ),
+                # A large original is a redirect to a presigned URL. A page that asked with an
+                # API key follows it with that header (so with a preflight) and from the
+                # origin `null` a cross-origin redirect leaves; the presigned URL is the
+                # permission, and this only lets the page read what it was handed.
                 s3.CorsRule(
-                    allowed_methods=[s3.HttpMethods.POST],
-                    allowed_origins=list(settings.upload_origins),
+                    allowed_methods=[s3.HttpMethods.GET, s3.HttpMethods.HEAD],
+                    allowed_origins=["*"],
                     allowed_headers=["*"],
-                    exposed_headers=["ETag", "Location"],
                     max_age=3000,
-                )
-            ]
-            if settings.upload_origins
-            else None,
+                ),
+            ],
         )
         skip_checkov(
             self.bucket,

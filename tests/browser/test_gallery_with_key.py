@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import requests
 from playwright.sync_api import Browser, Page, expect
 
 from local_runner import harness
@@ -78,5 +79,42 @@ def test_the_page_asks_for_the_key_once_and_shows_images_with_it(
     page.get_by_role("button", name="lake.jpg").click()
     original = page.get_by_role("dialog", name="lake.jpg").get_by_role("img", name="lake.jpg")
     assert shown(original) == 900
+    assert (original.get_attribute("src") or "").startswith("blob:")
+    watch.check()
+
+
+def test_a_large_original_opens_with_the_key(
+    page: Page, keyed_gallery: harness.RunnerProcess, watch: Watch
+) -> None:
+    """An original over the inline limit is a redirect to a presigned URL, which the page's
+    keyed request follows with its header: the bucket must let it read what it was handed."""
+    big = pictures.jpeg(pictures.scenery(4032, 3024, 5, grain=100), quality=96)
+    assert len(big) > 4_000_000  # the download route redirects originals above 4 MB
+    headers = {"x-api-key": KEY}
+    ticket = requests.post(
+        f"{keyed_gallery.url}/uploads",
+        json={"filename": "summit.jpg", "content_type": "image/jpeg", "size": len(big)},
+        headers=headers,
+        timeout=30,
+    )
+    assert ticket.status_code == 201, ticket.text
+    form = ticket.json()["upload"]
+    stored = requests.post(
+        form["url"], data=form["fields"], files={"file": ("summit.jpg", big)}, timeout=60
+    )
+    assert stored.status_code == 204, stored.text
+    status = f"{keyed_gallery.url}{ticket.json()['links']['status']}"
+    harness.poll(
+        lambda: requests.get(status, headers=headers, timeout=30).json()["status"] == "ready",
+        60,
+        "the photo to be ready",
+    )
+
+    page.goto(f"{keyed_gallery.url}/")
+    enter_key(page, KEY)
+    page.get_by_role("button", name="summit.jpg").click()
+    viewer = page.get_by_role("dialog", name="summit.jpg")
+    original = viewer.get_by_role("img", name="summit.jpg")
+    assert shown(original) == 4032
     assert (original.get_attribute("src") or "").startswith("blob:")
     watch.check()

@@ -445,5 +445,5 @@ def test_the_gallery_on_its_own_domain_may_post_to_the_bucket() -> None:
         for r in template.find_resources("AWS::S3::Bucket").values()
         if "CorsConfiguration" in r["Properties"]
     )
-    (rule,) = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
+    rule, _ = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
     assert rule["AllowedOrigins"] == ["https://example.com", f"https://{DOMAIN}"]

@@ -369,11 +369,14 @@ def test_browsers_may_post_to_the_bucket_from_the_stages_origins(
     templates: dict[str, Template],
 ) -> None:
     for stage, origins in (("dev", ["*"]), ("prod", ["https://example.com"])):
-        (rule,) = resource(templates[stage], IMAGES_BUCKET)["Properties"]["CorsConfiguration"][
+        rule, reads = resource(templates[stage], IMAGES_BUCKET)["Properties"]["CorsConfiguration"][
             "CorsRules"
         ]
         assert rule["AllowedMethods"] == ["POST"]
         assert rule["AllowedOrigins"] == origins
+        # Presigned reads (the redirects to large originals) from any page, the key's too.
+        assert reads["AllowedMethods"] == ["GET", "HEAD"]
+        assert reads["AllowedOrigins"] == ["*"]
 
 
 def test_worker_may_delete_thumbnails_of_an_image_deleted_while_it_rendered(
