@@ -91,13 +91,13 @@ def cpu_ticks(pid: int) -> int | None:
 class Saboteur(threading.Thread):
     """Sends `signum` to every worker instance that is busy, at most `limit` times.
 
-    By default an instance is hit once it has been idle (so it is running a batch, not still
-    importing its handler: a kill at start-up is a failed init, not a death mid-batch) and
-    then uses CPU again. With `busy_ticks` (clock ticks, 1/100 s, more than any start-up
-    takes), once it has used that much CPU since it was last idle, or since it started if it
-    never was: a death deep inside a long render, as an out-of-memory kill is, also of the
-    fresh instance a retry goes to. Idle means no CPU time for `IDLE_S`: on a loaded machine
-    a busy process also goes without a tick between two looks, which is no pause in its work.
+    An instance is hit once it has used `busy_ticks` of CPU (clock ticks, 1/100 s) since it
+    was last idle, or, if it never was (a fresh instance, handed work as soon as it is up),
+    once its CPU time passes both that and `STARTUP_TICKS`: so it is running a batch, not
+    still importing its handler (a kill at start-up is a failed init, not a death mid-batch).
+    A large `busy_ticks` is a death deep inside a long render, as an out-of-memory kill is.
+    Idle means no CPU time for `IDLE_S`: on a loaded machine a busy process also goes without
+    a tick between two looks, which is no pause in its work.
     """
 
     IDLE_S = 0.3
@@ -128,13 +128,12 @@ class Saboteur(threading.Thread):
                     self._streak_start[pid] = ticks
                 self._seen[pid] = (ticks, advanced)
                 start = self._streak_start.get(pid)
-                if start is None and self.busy_ticks > self.STARTUP_TICKS:
-                    start = 0
-                if (
-                    start is not None
-                    and ticks - start >= self.busy_ticks
-                    and (self.limit is None or self.hits < self.limit)
-                ):
+                busy = (
+                    ticks - start >= self.busy_ticks
+                    if start is not None
+                    else ticks >= max(self.busy_ticks, self.STARTUP_TICKS)
+                )
+                if busy and (self.limit is None or self.hits < self.limit):
                     os.kill(pid, self.signum)
                     self.hits += 1
                     self._seen.pop(pid)
