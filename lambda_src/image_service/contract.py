@@ -78,8 +78,9 @@ FEED_INDEX: Final = "feed"
 FEED_PARTITION: Final = "feed"
 FEED_PARTITION_VALUE: Final = "all"
 EXPIRES_AT: Final = "expires_at"  # the TTL attribute, in epoch seconds
-# What the feed index projects: the record's public fields (never the token's hash).
-FEED_PROJECTION: Final = (
+# A record's fields that its owner and the feed may see (never the delete token's hash).
+PUBLIC_FIELDS: Final = (
+    TABLE_KEY,
     "name",
     "status",
     "content_type",
@@ -91,6 +92,8 @@ FEED_PROJECTION: Final = (
     "renditions",
     "error",
 )
+# What the feed index projects besides the keys, which every index carries: the public fields.
+FEED_PROJECTION: Final = tuple(field for field in PUBLIC_FIELDS if field != TABLE_KEY)
 
 
 def catalogue_keys() -> dict[str, Any]:

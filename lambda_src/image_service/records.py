@@ -33,6 +33,7 @@ from image_service.contract import (
     FEED_PARTITION_VALUE,
     INCOMING_LIFETIME_DAYS,
     LISTED,
+    PUBLIC_FIELDS,
     TABLE_KEY,
     Status,
 )
@@ -62,19 +63,6 @@ ALL_STATUSES = (
     Status.FAILED,
     Status.REJECTED,
     Status.DELETING,
-)
-PUBLIC_FIELDS = (
-    "id",
-    "name",
-    "status",
-    "content_type",
-    "size",
-    "width",
-    "height",
-    "filename",
-    "created_at",
-    "renditions",
-    "error",
 )
 
 
