@@ -172,6 +172,19 @@ def base_url(event: APIGatewayProxyEvent, public_host: str) -> str:
     return f"{scheme}://{host}{prefix.rstrip('/')}"
 
 
+def created(
+    event: APIGatewayProxyEvent, public_host: str, path: str, body: Mapping[str, Any]
+) -> Response[Any]:
+    """`201 Created` with `body` as JSON and `Location` at `path` where the client reached us;
+    never kept by a cache (it carries the delete token)."""
+    return Response(
+        status_code=201,
+        content_type=JSON,
+        body=dict(body),
+        headers={"Location": f"{base_url(event, public_host)}{path}", "Cache-Control": NO_STORE},
+    )
+
+
 def shared_scope(event: APIGatewayProxyEvent, shared_caches: str) -> str:
     """`public` where shared caches may keep the answer, else `private`.
 

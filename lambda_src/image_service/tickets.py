@@ -115,10 +115,4 @@ def create_ticket() -> Response[Any]:
             .replace("+00:00", "Z"),
         },
     }
-    location = f"{api.base_url(event, CONFIG.public_host)}/images/{image_id}"
-    return Response(
-        status_code=201,
-        content_type=api.JSON,
-        body=body,
-        headers={"Location": location, "Cache-Control": api.NO_STORE},
-    )
+    return api.created(event, CONFIG.public_host, f"/images/{image_id}", body)

@@ -156,10 +156,4 @@ def upload_image() -> Response[Any]:
     logger.append_keys(image_name=name)  # onto the request's log line
     # `thumbnail_status` predates `status` and stays for the clients that read it.
     body = {**records.public_view(record), "delete_token": token, "thumbnail_status": "pending"}
-    location = f"{api.base_url(event, CONFIG.public_host)}/download/{name}"
-    return Response(
-        status_code=201,
-        content_type=api.JSON,
-        body=body,
-        headers={"Location": location, "Cache-Control": api.NO_STORE},
-    )
+    return api.created(event, CONFIG.public_host, f"/download/{name}", body)
