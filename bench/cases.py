@@ -115,12 +115,12 @@ def engine_module() -> Any | None:
 
 def engine_renditions(names: tuple[str, ...]) -> list[Any]:
     """The stage's renditions as the worker builds them from its environment."""
-    config = importlib.import_module("image_service.config")
+    contract = importlib.import_module("image_service.contract")
     spec = {
         n: {"width": RENDITIONS[n][0], "height": RENDITIONS[n][1], "fit": RENDITIONS[n][2]}
         for n in names
     }
-    return list(config.parse_renditions(json.dumps(spec)).values())
+    return list(contract.renditions_from_json(json.dumps(spec)))
 
 
 def engine_case(names: tuple[str, ...], *, webp: bool = False) -> Render:
