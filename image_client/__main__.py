@@ -19,7 +19,6 @@ import json
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -72,8 +71,8 @@ class Progress:
 class Counting:
     """A request body that reports how much of it was read (sent)."""
 
-    def __init__(self, parts: list[bytes], progress: Progress) -> None:
-        self.data = b"".join(parts)
+    def __init__(self, data: bytes, progress: Progress) -> None:
+        self.data = data
         self.position = 0
         self.progress = progress
 
@@ -86,24 +85,6 @@ class Counting:
         self.position = end
         self.progress.advance(len(chunk))
         return chunk
-
-
-def multipart(
-    fields: dict[str, str], filename: str, data: bytes, content_type: str
-) -> tuple[list[bytes], str]:
-    """A form POST body: the policy's fields first, the file last (S3 ignores what follows)."""
-    boundary = uuid.uuid4().hex
-    parts = []
-    for name, value in fields.items():
-        disposition = f'Content-Disposition: form-data; name="{name}"'
-        parts.append(f"--{boundary}\r\n{disposition}\r\n\r\n{value}\r\n".encode())
-    safe_name = filename.replace('"', "").replace("\r", "").replace("\n", "")
-    disposition = f'Content-Disposition: form-data; name="file"; filename="{safe_name}"'
-    head = f"--{boundary}\r\n{disposition}\r\nContent-Type: {content_type}\r\n\r\n"
-    parts.append(head.encode())
-    parts.append(data)
-    parts.append(f"\r\n--{boundary}--\r\n".encode())
-    return parts, f"multipart/form-data; boundary={boundary}"
 
 
 def _check(response: requests.Response, what: str) -> dict[str, Any]:
@@ -131,7 +112,7 @@ def upload(
     content_type = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
     if len(data) <= max_inline:
         bar = progress(len(data), "upload")
-        body = Counting([data], bar)
+        body = Counting(data, bar)
         response = session.post(
             f"{url}/upload",
             data=body,
@@ -152,14 +133,23 @@ def upload(
         ),
         "POST /uploads",
     )
-    parts, form_type = multipart(ticket["upload"]["fields"], path.name, data, content_type)
-    bar = progress(len(data), "upload to S3")
-    body = Counting(parts, bar)
+    # The policy's fields, then the file (requests writes them in that order; S3 ignores
+    # whatever follows the file).
+    form = requests.Request(
+        "POST",
+        ticket["upload"]["url"],
+        data=ticket["upload"]["fields"],
+        files={"file": (path.name, data, content_type)},
+    ).prepare()
+    if not isinstance(form.body, bytes):  # files= always makes a bytes body
+        raise Failed("could not build the upload form")
+    bar = progress(len(form.body), "upload to S3")
+    body = Counting(form.body, bar)
     # The presigned POST carries its own credentials: no API key goes to S3.
     stored = requests.post(
         ticket["upload"]["url"],
         data=body,
-        headers={"Content-Type": form_type, "Content-Length": str(len(body))},
+        headers={"Content-Type": form.headers["Content-Type"], "Content-Length": str(len(body))},
         timeout=600,
     )
     bar.done()

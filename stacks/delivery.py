@@ -140,26 +140,20 @@ class Delivery(Construct):
         self.thumbnails_cache = self._download_cache(
             "ThumbnailsCache", "Thumbnails", edge_ttl, ["Accept", *shared_headers], THUMBNAIL_QUERY
         )
-        thumbnail_request = cloudfront.Function(
-            self,
+        thumbnail_request = self._edge_function(
             "ThumbnailRequest",
-            code=cloudfront.FunctionCode.from_file(
-                file_path=str(EDGE_FUNCTIONS / "thumbnail_request.js")
-            ),
-            runtime=cloudfront.FunctionRuntime.JS_2_0,
-            comment="Reduces Accept to image/webp or nothing before the cache key",
+            "thumbnail_request.js",
+            "Reduces Accept to image/webp or nothing before the cache key",
         )
-        private_response = None
-        if settings.api_key_required:
-            private_response = cloudfront.Function(
-                self,
+        private_response = (
+            self._edge_function(
                 "PrivateResponse",
-                code=cloudfront.FunctionCode.from_file(
-                    file_path=str(EDGE_FUNCTIONS / "private_response.js")
-                ),
-                runtime=cloudfront.FunctionRuntime.JS_2_0,
-                comment="Images kept here under the API key are private to every later cache",
+                "private_response.js",
+                "Images kept here under the API key are private to every later cache",
             )
+            if settings.api_key_required
+            else None
+        )
 
         def download(
             cache: cloudfront.ICachePolicy, request: cloudfront.IFunction | None
@@ -237,6 +231,16 @@ class Delivery(Construct):
         """Response headers policies are named per account, not per region (CDK's default
         name would clash between two regions' copies of a stack): the region is in it."""
         return f"{Names.unique_id(self)}{id}-{Stack.of(self).region}"
+
+    def _edge_function(self, id: str, file: str, comment: str) -> cloudfront.Function:
+        """A CloudFront Function from `stacks/edge/<file>`."""
+        return cloudfront.Function(
+            self,
+            id,
+            code=cloudfront.FunctionCode.from_file(file_path=str(EDGE_FUNCTIONS / file)),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            comment=comment,
+        )
 
     def _download_cache(
         self,

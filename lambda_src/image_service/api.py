@@ -108,8 +108,9 @@ def _lambda_handler(
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         started = time.perf_counter()
         response = app.resolve(event, context)
-        if vary_origin:
-            response.setdefault("multiValueHeaders", {})["Vary"] = ["Origin"]
+        if vary_origin:  # beside what the route varies by (a thumbnail: Accept)
+            headers = response.setdefault("multiValueHeaders", {})
+            headers["Vary"] = [*headers.get("Vary", []), "Origin"]
         logger.info(
             "request",
             extra={
@@ -134,6 +135,11 @@ def name_parameter(event: APIGatewayProxyEvent) -> str:
     if name is None:
         raise InvalidName()
     return name
+
+
+def media_type(content_type: str) -> str:
+    """`Image/JPEG; charset=x` -> `image/jpeg`: a Content-Type without its parameters."""
+    return content_type.split(";", 1)[0].strip().lower()
 
 
 def body_bytes(event: APIGatewayProxyEvent) -> bytes:

@@ -13,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from image_service import api, names, records
 from image_service.config import CatalogueConfig
-from image_service.contract import FEED_INDEX, Status, invalidation_paths
+from image_service.contract import ALL_STATUSES, FEED_INDEX, Status, invalidation_paths
 from image_service.errors import (
     Forbidden,
     InvalidCursor,
@@ -32,13 +32,10 @@ app, handler = api.rest_function(logger, CONFIG.cors_origins)
 
 DEFAULT_LIMIT = 30
 MAX_LIMIT = 100
-RETRY_AFTER_SECONDS = "2"
 # A cursor only works on the feed (index) of the table (stage) that issued it.
 CURSOR_SCOPE = f"{CONFIG.table_name}/{FEED_INDEX}"
 # Statuses a client may look at by id; a record being deleted is already gone for them.
-VISIBLE = frozenset(
-    {Status.UPLOADING, Status.PENDING, Status.READY, Status.FAILED, Status.REJECTED}
-)
+VISIBLE = frozenset(ALL_STATUSES) - {Status.DELETING}
 
 
 def parse_limit(raw: str | None) -> int:
@@ -71,7 +68,7 @@ def list_images() -> Response[Any]:
     try:
         page = catalogue.feed(limit, after)
     except (ClientError, BotoCoreError) as err:
-        raise ServiceUnavailable(headers={"Retry-After": RETRY_AFTER_SECONDS}) from err
+        raise ServiceUnavailable() from err
     body = {
         "items": [records.public_view(record) for record in page.records],
         "next_cursor": records.encode_cursor(page.last_id, CURSOR_SCOPE) if page.last_id else None,
@@ -86,7 +83,7 @@ def get_image(matched: str) -> Response[Any]:
     try:
         record = catalogue.get(image_id)
     except (ClientError, BotoCoreError) as err:
-        raise ServiceUnavailable(headers={"Retry-After": RETRY_AFTER_SECONDS}) from err
+        raise ServiceUnavailable() from err
     if record is None or record.get("status") not in VISIBLE:
         raise NotFound("No image with this id.")
     return Response(200, api.JSON, records.public_view(record), NO_STORE)
@@ -145,6 +142,6 @@ def delete_image(matched: str) -> Response[Any]:
             take_off_the_edge(image_id, name)
         catalogue.finish_delete(image_id)
     except (ClientError, BotoCoreError) as err:
-        raise ServiceUnavailable(headers={"Retry-After": RETRY_AFTER_SECONDS}) from err
+        raise ServiceUnavailable() from err
     logger.append_keys(image_id=image_id)
     return Response(204, None, "", NO_STORE)

@@ -68,6 +68,14 @@ class Status:
     DELETING: Final = "deleting"  # taken down; its objects are being removed
 
 
+ALL_STATUSES: Final = (
+    Status.UPLOADING,
+    Status.PENDING,
+    Status.READY,
+    Status.FAILED,
+    Status.REJECTED,
+    Status.DELETING,
+)
 # Statuses shown in the feed; the others are the uploader's business only.
 LISTED: Final = (Status.PENDING, Status.READY, Status.FAILED)
 

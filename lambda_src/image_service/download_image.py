@@ -37,7 +37,7 @@ def download_image(name: str) -> Response[Any]:
     try:
         stored = get_object(s3, CONFIG.bucket_name, key)
     except (ClientError, BotoCoreError) as err:
-        raise ServiceUnavailable(headers={"Retry-After": "2"}) from err
+        raise ServiceUnavailable() from err
     if stored is None:
         raise NotFound(
             headers={"Cache-Control": api.missing_cache_control(event, CONFIG.shared_caches)}

@@ -52,7 +52,7 @@ def _why_missing(name: str, cache_control: str) -> Exception:
     cache (no-store, the error default): the thumbnail is moments away. The other answers
     may be kept briefly (`cache_control`)."""
     kept_briefly = {"Cache-Control": cache_control}
-    record = catalogue().get(name.split(".", 1)[0])
+    record = catalogue().get(names.id_of(name))
     status = record.get("status") if record else None
     if record is None or record.get("name") != name or status == Status.DELETING:
         return NotFound(headers=kept_briefly)
@@ -90,7 +90,7 @@ def download_thumbnail(name: str) -> Response[Any]:
         if stored is None:
             raise _why_missing(valid, api.missing_cache_control(event, CONFIG.shared_caches))
     except (ClientError, BotoCoreError) as err:
-        raise ServiceUnavailable(headers={"Retry-After": "2"}) from err
+        raise ServiceUnavailable() from err
     # Without `format`, the answer depends on Accept: caches must key on it.
     vary = {"Vary": "Accept"} if requested is None else {}
     cache_control = api.image_cache_control(event, CONFIG.shared_caches)

@@ -94,5 +94,10 @@ class InternalError(ServiceError):
 
 
 class ServiceUnavailable(ServiceError):
+    """Always with `Retry-After`: the seconds after which a retry is likely to succeed."""
+
     status, code = 503, "ServiceUnavailable"
     default_message = "The service is temporarily unavailable; retry shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 2) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})

@@ -18,9 +18,9 @@ from image_service.contract import INCOMING_PREFIX, ORIGINALS_PREFIX, THUMBNAILS
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 EXTENSIONS = ("jpg", "png", "gif", "webp", "heic", "avif")
 # 128 bits in 26 base32 digits leaves the top two bits zero, hence the leading [0-7].
-NAME = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}\.(?:jpg|png|gif|webp|heic|avif)")
 ID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
-MAX_NAME_LENGTH = 31  # 26 + len(".webp"), len(".heic"), len(".avif")
+NAME = re.compile(rf"{ID.pattern}\.(?:{'|'.join(EXTENSIONS)})")
+MAX_NAME_LENGTH = 26 + 1 + max(len(ext) for ext in EXTENSIONS)
 
 
 MAX_FILENAME_BYTES = 255
@@ -60,6 +60,11 @@ def valid_id(raw: str | None) -> str | None:
         return None
     decoded = unquote(raw, errors="replace") if "%" in raw else raw
     return decoded if ID.fullmatch(decoded) else None
+
+
+def id_of(name: str) -> str:
+    """The id part of a valid name `<id>.<ext>`."""
+    return name.split(".", 1)[0]
 
 
 def incoming_key(image_id: str) -> str:

@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from image_service import names
 from image_service.contract import (
+    ALL_STATUSES,
     EXPIRES_AT,
     FEED_INDEX,
     FEED_PARTITION,
@@ -56,19 +57,15 @@ _NAMES = {
     "#expires": EXPIRES_AT,
     "#gave_up": "gave_up",
 }
-ALL_STATUSES = (
-    Status.UPLOADING,
-    Status.PENDING,
-    Status.READY,
-    Status.FAILED,
-    Status.REJECTED,
-    Status.DELETING,
-)
+
+
+def iso(moment: datetime, timespec: str = "milliseconds") -> str:
+    """UTC, ISO 8601: `2026-11-29T18:04:05.123Z`."""
+    return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def now() -> str:
-    """UTC, ISO 8601 with milliseconds: `2026-11-29T18:04:05.123Z`."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(datetime.now(UTC))
 
 
 def new_delete_token() -> str:
@@ -199,7 +196,7 @@ class Catalogue:
         """Write a new record; an id is never written twice."""
         self.client.put_item(
             TableName=self.table,
-            Item={key: _serialize(value) for key, value in record.items()},
+            Item=_values(record),
             ConditionExpression="attribute_not_exists(#id)",
             ExpressionAttributeNames={"#id": TABLE_KEY},
         )

@@ -47,14 +47,13 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
 
 from image_service import imaging, names, records
 from image_service.config import WorkerConfig
 from image_service.contract import MetricDimension, Status, WorkerMetric
 from image_service.errors import InvalidImage, PayloadTooLarge, UnsupportedMediaType
 from image_service.records import Outcome
-from image_service.storage import delete_objects, is_missing
+from image_service.storage import delete_objects, get_object
 
 CONFIG = WorkerConfig.from_environ(os.environ)
 logger = Logger()
@@ -81,7 +80,7 @@ class Job:
 
     @property
     def id(self) -> str:
-        return self.name.split(".", 1)[0]
+        return names.id_of(self.name)
 
     @property
     def key(self) -> str:
@@ -118,7 +117,7 @@ def parse_message(body: str) -> list[Job | Arrival]:
         raise BadMessage("job names another bucket")
     key = message.get("key")
     name = names.name_from_original_key(key) if isinstance(key, str) else None
-    if name is None or message.get("id") != name.split(".", 1)[0]:
+    if name is None or message.get("id") != names.id_of(name):
         raise BadMessage("key is not originals/<name> of the job's id")
     return [Job(name)]
 
@@ -200,19 +199,19 @@ def render(job: Job, attempts: int, log: dict[str, Any]) -> bool:
     if last_try and catalogue.mark_failed(job.id, *GAVE_UP) is Outcome.GONE:
         logger.info("image deleted; job dropped", extra=log)
         return False
+    stored = get_object(s3, CONFIG.bucket_name, job.key)
+    if stored is None:
+        if catalogue.is_gone(job.id):
+            logger.info("image deleted; job dropped", extra=log)
+            return False
+        raise LookupError(f"{job.key} is missing while its image is not deleted")
     try:
-        original = s3.get_object(Bucket=CONFIG.bucket_name, Key=job.key)["Body"].read()
         rendered = imaging.render_renditions(
-            original, CONFIG.renditions.values(), max_pixels=CONFIG.max_image_pixels, webp=True
+            stored.read(), CONFIG.renditions.values(), max_pixels=CONFIG.max_image_pixels, webp=True
         )
     except (InvalidImage, UnsupportedMediaType) as err:
         logger.error("job failed for good", extra={**log, "reason": err.message})
         catalogue.mark_failed(job.id, err.code, err.message)
-        raise
-    except ClientError as err:
-        if is_missing(err) and catalogue.is_gone(job.id):
-            logger.info("image deleted; job dropped", extra=log)
-            return False
         raise
     return finish(job, rendered, log)
 
@@ -238,20 +237,17 @@ def ingest(arrival: Arrival, attempts: int, log: dict[str, Any]) -> bool:
     ):
         remove([arrival.key])
         return False
+    stored = get_object(s3, CONFIG.bucket_name, arrival.key)
+    if stored is None:  # taken already, or expired by the lifecycle rule
+        logger.info("upload object gone; nothing to do", extra=log)
+        return False
     try:
-        stored = s3.get_object(Bucket=CONFIG.bucket_name, Key=arrival.key)
-    except ClientError as err:
-        if is_missing(err):  # taken already, or expired by the lifecycle rule
-            logger.info("upload object gone; nothing to do", extra=log)
-            return False
-        raise
-    try:
-        if int(stored.get("ContentLength", 0)) > CONFIG.max_direct_upload_bytes:
-            stored["Body"].close()
+        if stored.length > CONFIG.max_direct_upload_bytes:
+            stored.close()
             raise PayloadTooLarge(
                 f"The image is larger than {CONFIG.max_direct_upload_bytes} bytes."
             )
-        data = stored["Body"].read()
+        data = stored.read()
         probe, rendered = imaging.ingest(
             data, CONFIG.renditions.values(), max_pixels=CONFIG.max_image_pixels, webp=True
         )

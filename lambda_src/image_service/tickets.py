@@ -40,7 +40,7 @@ catalogue = records.Catalogue(boto3.client("dynamodb", config=API_BOTO_CONFIG), 
 app, handler = api.rest_function(logger, CONFIG.cors_origins)
 
 TICKET_SECONDS = 15 * 60
-RETRY_AFTER_SECONDS = "5"
+RETRY_AFTER_SECONDS = 5
 # What a client may declare: the types the service stores, and `image/heif`, which some
 # systems write for HEIC photos. The bytes decide the real type when they arrive.
 DECLARABLE_TYPES = SERVABLE_TYPES | {"image/heif"}
@@ -69,7 +69,7 @@ def read_ticket_request(body: bytes, max_bytes: int) -> TicketRequest:
         raise MalformedRequest("size must be the file's size in bytes, a whole number above 0.")
     if size > max_bytes:
         raise PayloadTooLarge(f"The image is larger than {max_bytes} bytes.")
-    media_type = content_type.split(";", 1)[0].strip().lower()
+    media_type = api.media_type(content_type)
     if media_type not in DECLARABLE_TYPES:
         raise UnsupportedMediaType()
     return TicketRequest(names.clean_filename(filename), media_type, size)
@@ -91,7 +91,7 @@ def create_ticket() -> Response[Any]:
     try:
         catalogue.create(record)
     except (ClientError, BotoCoreError) as err:
-        raise ServiceUnavailable(headers={"Retry-After": RETRY_AFTER_SECONDS}) from err
+        raise ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS) from err
     expires = time.time() + TICKET_SECONDS
     post = s3.generate_presigned_post(
         Bucket=CONFIG.bucket_name,
@@ -110,9 +110,7 @@ def create_ticket() -> Response[Any]:
         "upload": {
             "url": post["url"],
             "fields": post["fields"],
-            "expires_at": datetime.fromtimestamp(expires, UTC)
-            .isoformat(timespec="seconds")
-            .replace("+00:00", "Z"),
+            "expires_at": records.iso(datetime.fromtimestamp(expires, UTC), "seconds"),
         },
     }
     return api.created(event, CONFIG.public_host, f"/images/{image_id}", body)

@@ -34,7 +34,7 @@ sqs = boto3.client("sqs", config=API_BOTO_CONFIG)
 catalogue = records.Catalogue(boto3.client("dynamodb", config=API_BOTO_CONFIG), CONFIG.table_name)
 app, handler = api.rest_function(logger, CONFIG.cors_origins)
 
-RETRY_AFTER_SECONDS = "5"
+RETRY_AFTER_SECONDS = 5
 # The body may carry the image base64-encoded inside JSON (4/3 larger) plus form overhead;
 # anything beyond this is refused before it is decoded at all.
 BODY_OVERHEAD = 64 * 1024
@@ -83,7 +83,7 @@ def read_upload(event: APIGatewayProxyEvent, max_bytes: int) -> Upload:
         raise PayloadTooLarge(f"The image is larger than {max_bytes} bytes.")
     body = api.body_bytes(event)
     content_type = event.headers.get("Content-Type") or ""
-    media_type = content_type.split(";", 1)[0].strip().lower()
+    media_type = api.media_type(content_type)
     if media_type == "multipart/form-data":
         upload = _from_multipart(body, content_type)
     elif media_type == "application/json" or media_type.endswith("+json"):
@@ -99,7 +99,7 @@ def read_upload(event: APIGatewayProxyEvent, max_bytes: int) -> Upload:
 
 
 def _unavailable() -> ServiceUnavailable:
-    return ServiceUnavailable(headers={"Retry-After": RETRY_AFTER_SECONDS})
+    return ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS)
 
 
 def _take_back(what: str, undo: Callable[[], object]) -> None:

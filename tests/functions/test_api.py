@@ -46,6 +46,18 @@ def test_a_listed_origin_is_echoed_and_caches_are_told_the_answer_varies_by_orig
     }
 
 
+def test_vary_origin_joins_what_the_route_varies_by(context: LambdaContext) -> None:
+    app, typed_handler = api.rest_function(Logger(service="test"), ("https://a.example",))
+    handler: Any = typed_handler  # called with the tests' own LambdaContext
+
+    @app.get("/download-thumbnail/<name>")
+    def thumbnail(name: str) -> Response[Any]:
+        return Response(200, "image/webp", b"webp-bytes", {"Vary": "Accept"})
+
+    event = download_event("download-thumbnail", NAME, {"Origin": "https://a.example"})
+    assert handler(event, context)["multiValueHeaders"]["Vary"] == ["Accept", "Origin"]
+
+
 def test_an_unlisted_origin_gets_no_cors_headers(context: LambdaContext) -> None:
     handler = _function(("https://a.example",))
     event = download_event("download", NAME, {"Origin": "https://evil.example"})
