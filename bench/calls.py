@@ -21,6 +21,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench.cases import BUCKET, FUNCTION_ENVIRONMENT, QUEUE, TABLE
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # The fewest calls each operation can make, and why.
@@ -45,39 +47,12 @@ MINIMUM: dict[str, dict[str, int]] = {
     },
 }
 
-BUCKET = "bench-bucket"
-TABLE = "bench-catalogue"
-QUEUE = "bench-jobs"
 ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
+    **FUNCTION_ENVIRONMENT,
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "BUCKET_NAME": BUCKET,
-    "TABLE_NAME": TABLE,
-    "QUEUE_URL": f"https://sqs.us-east-1.amazonaws.com/123456789012/{QUEUE}",
-    "MAX_UPLOAD_BYTES": "4500000",
-    "MAX_DIRECT_UPLOAD_BYTES": "50000000",
-    "MAX_IMAGE_PIXELS": "50000000",
-    "MAX_RECEIVE_COUNT": "5",
-    "RENDITIONS": json.dumps(
-        {
-            "thumb": {"width": 256, "height": 256, "fit": "contain"},
-            "square": {"width": 320, "height": 320, "fit": "cover"},
-        }
-    ),
-    "DEFAULT_RENDITION": "thumb",
-    "CORS_ORIGINS": "*",
-    "PUBLIC_HOST": "",
-    "DISTRIBUTION_ID": "",  # set to a distribution in moto before the functions are imported
-    "SHARED_CACHES": "any",
-    "POWERTOOLS_SERVICE_NAME": "image-service",
-    "POWERTOOLS_METRICS_NAMESPACE": "ImageService",
-    "POWERTOOLS_LOG_LEVEL": "ERROR",
 }
+# DISTRIBUTION_ID is set to a distribution in moto before the functions are imported.
 
 
 class Context:

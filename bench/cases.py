@@ -113,14 +113,50 @@ def engine_module() -> Any | None:
     return module if hasattr(module, "render_renditions") else None
 
 
+def renditions_json(names: tuple[str, ...] = tuple(RENDITIONS)) -> str:
+    """The `RENDITIONS` variable the stack would set for these renditions."""
+    return json.dumps(
+        {
+            n: {"width": RENDITIONS[n][0], "height": RENDITIONS[n][1], "fit": RENDITIONS[n][2]}
+            for n in names
+        }
+    )
+
+
+# What the stack sets in every function's environment (each reads only its own part), with
+# fake credentials: nothing the functions do here reaches AWS.
+BUCKET = "bench-bucket"
+TABLE = "bench-catalogue"
+QUEUE = "bench-jobs"
+FUNCTION_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "BUCKET_NAME": BUCKET,
+    "TABLE_NAME": TABLE,
+    "QUEUE_URL": f"https://sqs.us-east-1.amazonaws.com/123456789012/{QUEUE}",
+    "MAX_UPLOAD_BYTES": "4500000",
+    "MAX_DIRECT_UPLOAD_BYTES": "50000000",
+    "MAX_IMAGE_PIXELS": str(MAX_IMAGE_PIXELS),
+    "MAX_RECEIVE_COUNT": "5",
+    "RENDITIONS": renditions_json(),
+    "DEFAULT_RENDITION": DEFAULT,
+    "CORS_ORIGINS": "*",
+    "PUBLIC_HOST": "",
+    "DISTRIBUTION_ID": "",
+    "SHARED_CACHES": "any",
+    "POWERTOOLS_SERVICE_NAME": "image-service",
+    "POWERTOOLS_METRICS_NAMESPACE": "ImageService",
+    "POWERTOOLS_LOG_LEVEL": "ERROR",
+}
+
+
 def engine_renditions(names: tuple[str, ...]) -> list[Any]:
     """The stage's renditions as the worker builds them from its environment."""
     contract = importlib.import_module("image_service.contract")
-    spec = {
-        n: {"width": RENDITIONS[n][0], "height": RENDITIONS[n][1], "fit": RENDITIONS[n][2]}
-        for n in names
-    }
-    return list(contract.renditions_from_json(json.dumps(spec)))
+    return list(contract.renditions_from_json(renditions_json(names)))
 
 
 def engine_case(names: tuple[str, ...], *, webp: bool = False) -> Render:

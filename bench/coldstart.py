@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.cases import LAMBDA_SRC
+from bench.cases import FUNCTION_ENVIRONMENT, LAMBDA_SRC
 
 MODULES = {
     "image_service.upload": "upload",
@@ -29,33 +29,8 @@ MODULES = {
     "image_service.thumbnail_worker": "worker",
 }
 DOWNLOADS = ("image_service.download_image", "image_service.download_thumbnail")
-RENDITIONS = (
-    '{"thumb":{"width":256,"height":256,"fit":"contain"},'
-    '"square":{"width":320,"height":320,"fit":"cover"}}'
-)
-ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "BUCKET_NAME": "bench-bucket",
-    "TABLE_NAME": "bench-catalogue",
-    "POWERTOOLS_METRICS_NAMESPACE": "ImageService",
-    "POWERTOOLS_SERVICE_NAME": "image-service",
-    "POWERTOOLS_LOG_LEVEL": "INFO",
-    "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-queue",
-    "MAX_UPLOAD_BYTES": "4500000",
-    "MAX_DIRECT_UPLOAD_BYTES": "50000000",
-    "MAX_IMAGE_PIXELS": "50000000",
-    "CORS_ORIGINS": "*",
-    "PUBLIC_HOST": "",
-    "DISTRIBUTION_ID": "",
-    "SHARED_CACHES": "any",
-    "RENDITIONS": RENDITIONS,
-    "DEFAULT_RENDITION": "thumb",
-    "MAX_RECEIVE_COUNT": "5",
-}
+# Cold start logs at INFO, as the functions do when deployed.
+ENV = {**FUNCTION_ENVIRONMENT, "POWERTOOLS_LOG_LEVEL": "INFO"}
 
 # Each script reports its import time, whether Pillow got loaded, and its peak RSS (VmHWM):
 # the memory a function's process holds before it handles anything.

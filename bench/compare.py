@@ -119,8 +119,7 @@ def main(argv: list[str]) -> None:
     from image_service import contract
     from image_service import imaging as current
 
-    spec = {n: {"width": w, "height": h, "fit": f} for n, (w, h, f) in cases.RENDITIONS.items()}
-    renditions = list(contract.parse_renditions(spec))
+    renditions = list(contract.renditions_from_json(cases.renditions_json()))
     scopes = {"one": renditions[:1], "all": renditions}
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
     with tempfile.TemporaryDirectory() as tmp:

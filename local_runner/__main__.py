@@ -85,8 +85,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--state-file",
         type=Path,
         default=None,
-        help="write the URL, API key, moto endpoint, bucket names and queue URLs there as "
-        "JSON once ready, and remove it on stopping (for scripts and tests)",
+        help="write the URL, site URL, API key, moto endpoint, bucket and table names and queue"
+        " URLs there as JSON once ready, and remove it on stopping (for scripts and tests)",
     )
     return parser.parse_args(argv)
 
@@ -116,8 +116,6 @@ def main(argv: list[str] | None = None) -> int:
             note = f"(synthesized in {time.monotonic() - started:.1f} s; layers not bundled)"
         else:
             assembly, note = args.assembly, "(given with --assembly)"
-            if not (assembly / "manifest.json").is_file():
-                raise TemplateError(f"{assembly} is not a synthesized cdk.out folder")
         options = Options(
             assembly=assembly,
             port=args.port,

@@ -15,12 +15,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local_runner.lambdas import InvocationError, InvocationTimeout
-from local_runner.site import Site
 from local_runner.template import RestApi, Route
+
+if TYPE_CHECKING:  # the site's answers are this module's Replies
+    from local_runner.site import Site
 
 log = logging.getLogger("local_runner")
 
@@ -294,7 +296,7 @@ class ApiServer(ThreadingHTTPServer):
         if route is None and self.site is not None:
             page = self.site.reply(method, target, headers)
             if page is not None:
-                return Reply(page.status, page.headers, page.body)
+                return page
         if found is None:
             return gateway_error(404, "Not Found", "NotFoundException")
         path_parameters = found[1]

@@ -21,9 +21,26 @@ from local_runner.template import LOCAL_REGION, Bucket, Queue, Service, Table
 log = logging.getLogger("local_runner")
 
 
-# The credentials every local caller signs with: moto's fake ones, never real ones.
+# The credentials every local caller signs with (the runner, its functions, scripts through
+# the harness): moto's fake ones, never real ones.
 ACCESS_KEY = "testing"
 SECRET_KEY = "testing"  # noqa: S105
+SESSION_TOKEN = "testing"  # noqa: S105
+
+
+def local_client(endpoint: str, service: str) -> Any:
+    """A boto3 client that can only ever talk to the emulator at `endpoint`."""
+    session = boto3.session.Session(
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        aws_session_token=SESSION_TOKEN,
+        region_name=LOCAL_REGION,
+    )
+    return session.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint,
+        config=Config(retries={"max_attempts": 2}, max_pool_connections=32),
+    )
 
 
 class Emulator:
@@ -44,18 +61,7 @@ class Emulator:
 
     def client(self, service: str) -> Any:
         """A client that can only ever talk to the emulator."""
-        session = boto3.session.Session(
-            # moto's fake credentials, never real ones.
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-            aws_session_token="testing",  # noqa: S106
-            region_name=LOCAL_REGION,
-        )
-        return session.client(
-            service,  # type: ignore[call-overload]
-            endpoint_url=self.endpoint,
-            config=Config(retries={"max_attempts": 2}, max_pool_connections=32),
-        )
+        return local_client(self.endpoint, service)
 
     def stop(self) -> None:
         self._server.shutdown()

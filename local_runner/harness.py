@@ -25,9 +25,10 @@ your own scripts::
 `start` runs `python -m local_runner --port 0 --state-file ... <args>`: the runner binds a
 free port on 127.0.0.1 itself (no race for a port picked beforehand), writes its output to
 `log`, and `start` returns once it serves, with what its state file tells (URL, API key, moto
-endpoint, buckets and queues by logical id). It runs in a session of its own; `stop()`, or
-leaving the `with` block (also on an exception), sends SIGINT as Ctrl-C does, so the runner
-stops its function instances and its emulator, and kills it if it has not stopped in time.
+endpoint, buckets, tables and queues by logical id). It runs in a session of its own;
+`stop()`, or leaving the `with` block (also on an exception), sends SIGINT as Ctrl-C does, so
+the runner stops its function instances and its emulator, and kills it if it has not stopped
+in time.
 Whoever starts a runner stops it: it does not notice its parent exiting.
 
 Everything stays on this machine: the runner serves on 127.0.0.1, and `client()` only ever
@@ -48,13 +49,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-import boto3
-from botocore.config import Config
+from local_runner.emulator import local_client
+from local_runner.synth import PROJECT
 
-PROJECT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 180.0  # with --stage, the runner synthesizes the app before it serves
 STOP_TIMEOUT_S = 30.0
-REGION = "us-east-1"
 # When set (to a reason), `start` refuses with that reason; child processes inherit it. The
 # test suite sets it around the tests that must not start a runner (those not marked slow).
 REFUSE_ENV = "LOCAL_RUNNER_REFUSE_START"
@@ -76,8 +75,9 @@ class RunnerProcess:
     def __init__(self, process: subprocess.Popen[bytes], log: Path, state: dict[str, Any]) -> None:
         self.process = process
         self.log = log
-        # What the runner's --state-file says: "url", "api_key", "moto_endpoint", and one
-        # {logical id: name or URL} mapping per kind of resource ("buckets", "queues").
+        # What the runner's --state-file says: "url", "site_url", "api_key", "moto_endpoint",
+        # and one {logical id: name or URL} mapping per kind of resource ("buckets", "tables",
+        # "queues").
         self.state = state
         self._clients: dict[str, Any] = {}
 
@@ -108,18 +108,10 @@ class RunnerProcess:
         return found[0]
 
     def client(self, service: str) -> Any:
-        """A boto3 client of the runner's moto server (fake credentials, us-east-1)."""
+        """A boto3 client of the runner's moto server, as the runner's own (fake credentials,
+        the local region)."""
         if service not in self._clients:
-            session = boto3.session.Session(
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",  # noqa: S106 (moto's fake credentials)
-                region_name=REGION,
-            )
-            self._clients[service] = session.client(
-                service,  # type: ignore[call-overload]
-                endpoint_url=self.moto_endpoint,
-                config=Config(retries={"max_attempts": 2}),
-            )
+            self._clients[service] = local_client(self.moto_endpoint, service)
         return self._clients[service]
 
     def log_text(self) -> str:

@@ -20,15 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from local_runner.emulator import ACCESS_KEY, SECRET_KEY, SESSION_TOKEN
 from local_runner.template import Function, LocalAws
 
 log = logging.getLogger("local_runner")
 
 BOOTSTRAP = Path(__file__).resolve().parent / "_bootstrap.py"
 FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
+    "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+    "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+    "AWS_SESSION_TOKEN": SESSION_TOKEN,
 }
 # How long a new instance may take to import its handler before the runner gives up on it.
 INIT_TIMEOUT_S = 30.0

@@ -66,6 +66,11 @@ class LocalRunner:
             port = int(self.api_server.server_address[1])
         return f"http://127.0.0.1:{port}"
 
+    @property
+    def site_url(self) -> str | None:
+        """Where the API's port serves the site, if the stack deploys one."""
+        return f"{self.url}/" if self.site is not None and self.api_server is not None else None
+
     def start(self) -> None:
         # Fail on a taken port before starting anything else; port 0 cannot be taken.
         if self.options.port:
@@ -155,7 +160,7 @@ class LocalRunner:
         assert self.emulator is not None
         return {
             "url": self.url,
-            "site_url": f"{self.url}/" if self.site is not None and self.api_server else None,
+            "site_url": self.site_url,
             "api_key": self.api_key,
             "moto_endpoint": self.emulator.endpoint,
             "buckets": {b.logical_id: b.name for b in self.service.buckets},
@@ -182,11 +187,9 @@ class LocalRunner:
         assert self.service is not None
         assert self.emulator is not None
         service = self.service
-        gallery = []
-        if self.site is not None and self.api_server is not None:
-            gallery = [f"Gallery: {self.url}/   (open it in a browser)", ""]
+        gallery = f"Gallery: {self.site_url}   (open it in a browser)" if self.site_url else None
         lines = [
-            *gallery,
+            *([gallery, ""] if gallery else []),
             f"Stack {service.stack_name!r} running locally (no AWS account, no Docker)",
             f"  template:   {self.assembly.directory} {synth_note}",
             f"  moto:       {self.emulator.endpoint}  (S3, DynamoDB and SQS; fake credentials"
@@ -259,7 +262,7 @@ class LocalRunner:
             lines.extend(curl_examples(self.url, api, self.api_key))
         lines.append("")
         if gallery:
-            lines.append(gallery[0])
+            lines.append(gallery)
         lines.append(f"Ready in {startup_s:.1f} s. Ctrl-C stops everything.")
         return "\n".join(lines)
 

@@ -25,10 +25,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 from xml.sax.saxutils import escape
 
-from werkzeug.datastructures import MultiDict
 from werkzeug.formparser import parse_form_data
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -270,11 +270,11 @@ class PostPolicyGate:
         parse = dict(environ, **{"wsgi.input": io.BytesIO(body)})
         _, form, files = parse_form_data(parse)
         environ["wsgi.input"] = io.BytesIO(body)  # for moto, as it arrived
-        fields = {name.lower(): value for name, value in _items(form)}
+        fields = {name.lower(): value for name, value in form.items(multi=True)}
         upload = files.get("file")
         size = None
         if upload is not None and len(files) == 1:
-            size = len(upload.stream.read())
+            size = upload.stream.seek(0, io.SEEK_END)  # its length, without a copy of it
         try:
             check_post(bucket, fields, size, self.secrets_by_key, self.clock())
         except Refused as refused:
@@ -285,13 +285,8 @@ class PostPolicyGate:
         self, refused: Refused, cors: list[tuple[str, str]], start_response: Callable[..., Any]
     ) -> list[bytes]:
         body = _error_body(refused)
-        reason = {400: "Bad Request", 403: "Forbidden"}.get(refused.status, "Error")
         start_response(
-            f"{refused.status} {reason}",
+            f"{refused.status} {HTTPStatus(refused.status).phrase}",
             [("Content-Type", "application/xml"), ("Content-Length", str(len(body))), *cors],
         )
         return [body]
-
-
-def _items(form: MultiDict[str, str]) -> list[tuple[str, str]]:
-    return [(name, value) for name in form for value in form.getlist(name)]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from local_runner.apigw import Reply
 from local_runner.template import LocalAws, Service, SiteDeployment, TemplateError
 
 # What S3 answers for an object stored without a content type.
@@ -33,13 +34,6 @@ class SiteFile:
     body: bytes
     content_type: str
     etag: str  # quoted, as S3 gives it: the MD5 of the bytes
-
-
-@dataclass(frozen=True)
-class SiteReply:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
 
 
 class Site:
@@ -59,7 +53,7 @@ class Site:
 
     def reply(
         self, method: str, target: str, request_headers: list[tuple[str, str]]
-    ) -> SiteReply | None:
+    ) -> Reply | None:
         """The answer for a GET or HEAD of `target`, or None when the site has no such file
         (the caller answers as it would without a site)."""
         if method not in ("GET", "HEAD"):
@@ -74,8 +68,8 @@ class Site:
         headers = [("ETag", found.etag), *self.headers]
         match = next((v for k, v in request_headers if k.lower() == "if-none-match"), None)
         if match is not None and found.etag in {tag.strip() for tag in match.split(",")}:
-            return SiteReply(304, headers, b"")
-        return SiteReply(200, [("Content-Type", found.content_type), *headers], found.body)
+            return Reply(304, headers, b"")
+        return Reply(200, [("Content-Type", found.content_type), *headers], found.body)
 
     def upload(self, s3: Any) -> None:
         """Put the files into the local site bucket, as the deployment does."""

@@ -45,11 +45,13 @@ IGNORED_TYPES: Mapping[str, str] = {
     "AWS::ApiGateway::UsagePlanKey": "every generated API key is accepted",
     "AWS::ApiGateway::ApiKey": "the runner generates (or takes) the key it accepts",
     "AWS::CDK::Metadata": "CDK version analytics",
-    "AWS::CloudFront::Distribution": "no edge locally: the runner serves the API routes itself;"
-    " functions see no distribution (empty PUBLIC_HOST and DISTRIBUTION_ID)",
+    "AWS::CloudFront::Distribution": "no edge locally: the runner serves the API routes and the"
+    " site itself (read for the site's bucket, root object and headers); functions see no"
+    " distribution (empty PUBLIC_HOST and DISTRIBUTION_ID)",
     "AWS::CloudFront::CachePolicy": "nothing is cached locally: every request reaches a function",
-    "AWS::CloudFront::ResponseHeadersPolicy": "the distribution's HSTS, CSP and nosniff headers"
-    " are added at the edge only",
+    "AWS::CloudFront::ResponseHeadersPolicy": "read for the site's security headers, served"
+    " locally with the CSP pointed at the emulator and without HSTS; the API's are added at the"
+    " edge only",
     "AWS::CloudFront::OriginAccessControl": "the distribution's access to the site bucket",
     "AWS::CloudFront::Function": "edge code (Accept reduced, public turned private) runs at the"
     " edge only",
@@ -234,8 +236,8 @@ class Service:
     event_sources: tuple[EventSourceMapping, ...]
     ignored: tuple[Ignored, ...]
     unknown: tuple[Ignored, ...]  # types nobody told the runner about
-    sites: tuple[SiteDeployment, ...] = ()
-    site_edge: SiteEdge | None = None
+    sites: tuple[SiteDeployment, ...]
+    site_edge: SiteEdge | None  # None when the stack has no distribution
 
     def queue(self, logical_id: str) -> Queue:
         return next(q for q in self.queues if q.logical_id == logical_id)
@@ -252,6 +254,8 @@ class Assembly:
 
     @classmethod
     def load(cls, directory: Path, stack_name: str | None = None) -> Assembly:
+        if not (directory / "manifest.json").is_file():
+            raise TemplateError(f"{directory} is not a synthesized cdk.out folder")
         manifest = json.loads((directory / "manifest.json").read_text())
         artifacts = manifest.get("artifacts", {})
         stacks = {
@@ -448,6 +452,21 @@ class Resolver:
         return str(resolved)
 
 
+def referenced_id(token: Any) -> str | None:
+    """The logical id a `Ref` or `Fn::GetAtt` token names, or None for any other value."""
+    if not isinstance(token, dict) or len(token) != 1:
+        return None
+    ((key, arg),) = token.items()
+    if key == "Ref" and isinstance(arg, str):
+        return arg
+    if key == "Fn::GetAtt":
+        if isinstance(arg, str):
+            return arg.split(".", 1)[0]
+        if isinstance(arg, list) and arg and isinstance(arg[0], str):
+            return arg[0]
+    return None
+
+
 def flag(value: Any, default: bool = False) -> bool:
     if value is None:
         return default
@@ -506,12 +525,10 @@ def load_service(
     # Functions that only back a custom resource the runner ignores or applies itself never
     # run locally.
     providers = {
-        token["Fn::GetAtt"][0]
+        referenced_id(props(logical_id).get("ServiceToken"))
         for logical_id, resource in resources.items()
         if resource["Type"].startswith("Custom::")
         and (resource["Type"] in IGNORED_TYPES or resource["Type"] in EMULATED_TYPES)
-        for token in [props(logical_id).get("ServiceToken")]
-        if isinstance(token, dict) and isinstance(token.get("Fn::GetAtt"), list)
     }
     functions: dict[str, Function] = {}
     for logical_id in by_type.get("AWS::Lambda::Function", []):
@@ -629,15 +646,17 @@ def _site_edge(resolver: Resolver, resources: Mapping[str, Any], distribution: s
     default = config["DefaultCacheBehavior"]
     origin = next(o for o in config["Origins"] if o["Id"] == default["TargetOriginId"])
     bucket = None
-    domain = origin.get("DomainName")
-    if "S3OriginConfig" in origin and isinstance(domain, dict) and "Fn::GetAtt" in domain:
-        bucket_id = domain["Fn::GetAtt"][0]
-        if resolver.type_of(bucket_id) == "AWS::S3::Bucket":
-            bucket = resolver.name(bucket_id)
+    bucket_id = referenced_id(origin.get("DomainName"))
+    if (
+        "S3OriginConfig" in origin
+        and bucket_id is not None
+        and resolver.type_of(bucket_id) == "AWS::S3::Bucket"
+    ):
+        bucket = resolver.name(bucket_id)
     headers: list[tuple[str, str]] = []
-    policy_ref = default.get("ResponseHeadersPolicyId")
-    if isinstance(policy_ref, dict) and policy_ref.get("Ref") in resources:
-        policy = resources[policy_ref["Ref"]]["Properties"]["ResponseHeadersPolicyConfig"]
+    policy_id = referenced_id(default.get("ResponseHeadersPolicyId"))
+    if policy_id is not None and policy_id in resources:
+        policy = resources[policy_id]["Properties"]["ResponseHeadersPolicyConfig"]
         security = policy.get("SecurityHeadersConfig") or {}
         if "ContentSecurityPolicy" in security:
             csp = resolver.string(security["ContentSecurityPolicy"]["ContentSecurityPolicy"])

@@ -16,6 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
+from image_service.contract import renditions_spec
 
 from stacks.acknowledgements import (
     LAMBDA_BASIC_EXECUTION,
@@ -50,10 +51,7 @@ def page_config(settings: Settings) -> dict[str, Any]:
         "apiKeyRequired": settings.api_key_required,
         "maxUploadBytes": settings.max_upload_bytes,
         "maxDirectUploadBytes": settings.max_direct_upload_bytes,
-        "renditions": {
-            r.name: {"width": r.width, "height": r.height, "fit": r.fit}
-            for r in settings.renditions
-        },
+        "renditions": renditions_spec(settings.renditions),
         "defaultRendition": settings.default_rendition,
     }
 

@@ -174,12 +174,14 @@ def parse_renditions(spec: Any, where: str = "renditions") -> tuple[Rendition, .
     return tuple(renditions)
 
 
+def renditions_spec(renditions: Iterable[Rendition]) -> dict[str, dict[str, Any]]:
+    """`{name: {width, height, fit}}`, what `parse_renditions` reads, in the configured order."""
+    return {r.name: {"width": r.width, "height": r.height, "fit": r.fit} for r in renditions}
+
+
 def renditions_to_json(renditions: Iterable[Rendition]) -> str:
-    """The `RENDITIONS` variable's value: compact JSON, in the configured order."""
-    return json.dumps(
-        {r.name: {"width": r.width, "height": r.height, "fit": r.fit} for r in renditions},
-        separators=(",", ":"),
-    )
+    """The `RENDITIONS` variable's value: compact JSON."""
+    return json.dumps(renditions_spec(renditions), separators=(",", ":"))
 
 
 def renditions_from_json(text: str) -> tuple[Rendition, ...]:

@@ -45,7 +45,9 @@ function unreachable() {
     : new ApiError(0, 'Unreachable');
 }
 
-function failure(status, text, retryAfter) {
+// An answer other than 2xx as an ApiError: the service's code, else one for the status.
+function failure(status, text, retryAfterHeader) {
+  const retryAfter = seconds(retryAfterHeader);
   let body = null;
   try {
     body = JSON.parse(text);
@@ -66,7 +68,7 @@ async function request(path, init = {}) {
     throw unreachable();
   }
   if (!response.ok) {
-    throw failure(response.status, await response.text(), seconds(response.headers.get('Retry-After')));
+    throw failure(response.status, await response.text(), response.headers.get('Retry-After'));
   }
   return response;
 }
@@ -135,7 +137,7 @@ export async function uploadInline(file, onProgress) {
     onProgress,
   );
   if (request.status !== 201) {
-    throw failure(request.status, request.responseText, seconds(request.getResponseHeader('Retry-After')));
+    throw failure(request.status, request.responseText, request.getResponseHeader('Retry-After'));
   }
   return JSON.parse(request.responseText);
 }

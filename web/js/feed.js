@@ -3,7 +3,7 @@
 
 import * as api from './api.js';
 import { $, h, wait } from './dom.js';
-import { explain } from './format.js';
+import { explain, title } from './format.js';
 
 const PAGE_SIZE = 30;
 const FINAL = new Set(['ready', 'failed', 'rejected']);
@@ -24,9 +24,10 @@ export function thumbnailPath(record, rendition, format) {
 }
 
 export class Feed {
-  constructor({ config, onOpen }) {
+  constructor({ config, onOpen, onKeyRefused }) {
     this.config = config;
     this.onOpen = onOpen;
+    this.onKeyRefused = onKeyRefused;
     this.rendition = gridRendition(config);
     this.box = config.renditions?.[this.rendition] || { width: 320, height: 320 };
     this.grid = $('grid');
@@ -36,6 +37,8 @@ export class Feed {
     this.loading = false;
     this.marked = false;
     this.status = $('feed-status');
+    this.sentinel = $('sentinel');
+    this.nearEnd = null; // observes the sentinel once started
     this.retry = $('feed-retry');
     this.retry.addEventListener('click', () => this.more());
     // Where an API key is needed, thumbnails come as blobs fetched with it, once near view.
@@ -48,17 +51,19 @@ export class Feed {
     }, { rootMargin: '400px 0px' });
   }
 
+  // Loads pages as the end of the grid comes near; again from the top after a restart.
   start() {
-    const sentinel = $('sentinel');
-    new IntersectionObserver((entries) => {
+    this.nearEnd ??= new IntersectionObserver((entries) => {
       if (entries.some((entry) => entry.isIntersecting)) this.more();
-    }, { rootMargin: '800px 0px' }).observe(sentinel);
+    }, { rootMargin: '800px 0px' });
+    this.nearEnd.observe(this.sentinel);
     this.more();
   }
 
-  // The next page of the feed (the first, the first time).
+  // The next page of the feed (the first, the first time); after a failure (offline, a
+  // refused key), from where it stopped. Nothing before start (the key is not known yet).
   async more() {
-    if (this.loading || this.done) return;
+    if (this.loading || this.done || !this.nearEnd) return;
     this.loading = true;
     this.retry.hidden = true;
     this.status.textContent = 'Loading photos…';
@@ -83,21 +88,15 @@ export class Feed {
     this.showEnd();
     // Still near the bottom (a tall screen, few photos): the observer will not fire again.
     requestAnimationFrame(() => {
-      const sentinel = $('sentinel').getBoundingClientRect();
-      if (!this.done && sentinel.top < window.innerHeight + 800) this.more();
+      if (this.sentinel.getBoundingClientRect().top < window.innerHeight + 800) this.more();
     });
-  }
-
-  // After a failure (offline, a refused key): load from where it stopped.
-  resume() {
-    if (!this.loading && !this.done) this.more();
   }
 
   restart() {
     for (const key of [...this.tiles.keys()]) this.remove(key);
     this.cursor = null;
     this.done = false;
-    this.more();
+    this.start();
   }
 
   showEnd() {
@@ -124,10 +123,17 @@ export class Feed {
 
   // A file being uploaded: a placeholder at the top at once, with its preview if any.
   placeholder(key, name, preview) {
-    const tile = this.tile({ id: key, filename: name, status: 'uploading' }, preview);
-    this.grid.prepend(tile.element);
+    this.grid.prepend(this.tile({ id: key, filename: name, status: 'uploading' }, preview).element);
     $('empty').hidden = true;
-    return tile;
+  }
+
+  // An upload's own preview, decoded after its placeholder was made: shown until the
+  // thumbnail is (a ready tile keeps the thumbnail it is loading).
+  preview(key, url) {
+    const tile = this.tiles.get(key);
+    if (!tile || tile.preview) return;
+    tile.preview = url;
+    if (tile.record.status !== 'ready') this.render(tile);
   }
 
   // The upload's record is known: its placeholder is that record from now on.
@@ -202,7 +208,7 @@ export class Feed {
 
   render(tile) {
     const { record, element } = tile;
-    const name = record.filename || 'Untitled photo';
+    const name = title(record);
     element.className = `tile is-${record.status}`;
     const frame = record.name
       ? h('button', { type: 'button', class: 'tile-frame', onclick: () => this.onOpen(record.id) })

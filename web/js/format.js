@@ -1,4 +1,4 @@
-// Numbers, dates and errors in words.
+// Numbers, dates, names and errors in words.
 
 const TYPES = 'JPEG, PNG, GIF, WebP, HEIC or AVIF';
 
@@ -26,17 +26,23 @@ export function date(iso) {
   return Number.isNaN(parsed.getTime()) ? '' : dateFormat.format(parsed);
 }
 
+const KINDS = {
+  'image/jpeg': 'JPEG',
+  'image/png': 'PNG',
+  'image/gif': 'GIF',
+  'image/webp': 'WebP',
+  'image/heic': 'HEIC',
+  'image/heif': 'HEIF',
+  'image/avif': 'AVIF',
+};
+
 export function kind(contentType) {
-  const names = {
-    'image/jpeg': 'JPEG',
-    'image/png': 'PNG',
-    'image/gif': 'GIF',
-    'image/webp': 'WebP',
-    'image/heic': 'HEIC',
-    'image/heif': 'HEIF',
-    'image/avif': 'AVIF',
-  };
-  return names[contentType] || contentType || 'Unknown';
+  return KINDS[contentType] || contentType || 'Unknown';
+}
+
+// What a photo is called on the page: its file name, which an upload may have left empty.
+export function title(record) {
+  return record.filename || 'Untitled photo';
 }
 
 // An ApiError (or an image record's `error`) as a sentence a person can act on.

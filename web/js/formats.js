@@ -1,6 +1,6 @@
 // Which files can be previewed, and what a file declares itself as.
 
-export const ACCEPTED = {
+const ACCEPTED = {
   jpg: 'image/jpeg',
   jpeg: 'image/jpeg',
   png: 'image/png',

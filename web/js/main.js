@@ -9,7 +9,8 @@ import * as store from './store.js';
 import { Uploader } from './upload.js';
 import { Viewer } from './viewer.js';
 
-// Asks for the API key in a dialog; resolves with the key once one is saved.
+// Asks for the API key in a dialog; resolves with the key once one is saved (never, if the
+// person closes the dialog without one: the API key button asks again).
 function askForKey(problem = '') {
   const dialog = $('key-dialog');
   const input = $('key-input');
@@ -76,27 +77,17 @@ async function start() {
     return;
   }
 
-  const feed = new Feed({ config, onOpen: (id) => viewer.open(id) });
+  const feed = new Feed({
+    config,
+    onOpen: (id) => viewer.open(id),
+    // Asked once however many requests were refused meanwhile.
+    onKeyRefused: () => {
+      if ($('key-dialog').open) return;
+      askForKey('That key was refused. Check it and enter it again.').then(() => feed.more());
+    },
+  });
   const viewer = new Viewer({ config, feed });
   const uploader = new Uploader({ config, feed });
-
-  if (config.apiKeyRequired) {
-    const keyButton = $('key-button');
-    keyButton.hidden = false;
-    keyButton.addEventListener('click', () => askForKey().then(() => feed.restart()));
-    let refused = false;
-    feed.onKeyRefused = () => {
-      if (refused) return;
-      refused = true;
-      askForKey('That key was refused. Check it and enter it again.').then(() => {
-        refused = false;
-        feed.resume();
-      });
-    };
-    const key = store.apiKey();
-    if (key) api.useKey(key);
-    else await askForKey();
-  }
 
   const input = $('file-input');
   const choose = () => input.click();
@@ -114,9 +105,17 @@ async function start() {
   window.addEventListener('online', () => {
     clearNotice();
     notify('Back online.');
-    feed.resume();
+    feed.more();
   });
 
+  if (config.apiKeyRequired) {
+    const keyButton = $('key-button');
+    keyButton.hidden = false;
+    keyButton.addEventListener('click', () => askForKey().then(() => feed.restart()));
+    const key = store.apiKey();
+    if (key) api.useKey(key);
+    else await askForKey();
+  }
   feed.start();
 }
 

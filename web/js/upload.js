@@ -31,7 +31,7 @@ export class Uploader {
 
   add(files) {
     for (const file of files) {
-      const entry = { key: null, file, preview: null, row: null };
+      const entry = { key: null, file, preview: null };
       entry.row = this.row(entry);
       this.list.prepend(entry.row.element);
       this.enqueue(entry);
@@ -43,7 +43,7 @@ export class Uploader {
     this.count += 1;
     entry.key = `upload-${this.count}`;
     this.setState(entry, 'waiting', 'Waiting…');
-    entry.tile = this.feed.placeholder(entry.key, entry.file.name, entry.preview);
+    this.feed.placeholder(entry.key, entry.file.name, entry.preview);
     this.queue.push(entry);
     this.pump();
   }
@@ -65,20 +65,16 @@ export class Uploader {
     let record;
     try {
       this.setState(entry, 'uploading', 'Uploading…');
-      if (file.size <= this.config.maxUploadBytes) {
-        record = await this.patiently(entry, () => api.uploadInline(file, progress));
-        store.rememberToken(record.id, record.delete_token);
-        this.feed.attach(entry.key, record);
-        entry.key = record.id;
-      } else {
-        const type = declaredType(file);
-        if (!type) throw new api.ApiError(415, 'UnsupportedMediaType');
-        record = await this.patiently(entry, () => api.requestTicket(file, type));
-        store.rememberToken(record.id, record.delete_token);
-        this.feed.attach(entry.key, record);
-        entry.key = record.id;
-        await this.patiently(entry, () => api.postToBucket(record.upload, file, progress));
-      }
+      const direct = file.size > this.config.maxUploadBytes;
+      const type = declaredType(file);
+      if (direct && !type) throw new api.ApiError(415, 'UnsupportedMediaType');
+      record = await this.patiently(entry, () => (direct
+        ? api.requestTicket(file, type)
+        : api.uploadInline(file, progress)));
+      store.rememberToken(record.id, record.delete_token);
+      this.feed.attach(entry.key, record);
+      entry.key = record.id;
+      if (direct) await this.patiently(entry, () => api.postToBucket(record.upload, file, progress));
     } catch (error) {
       this.feed.remove(entry.key);
       if (record) store.forgetToken(record.id);
@@ -91,9 +87,8 @@ export class Uploader {
     const final = await this.feed.track(record.id);
     if (final?.status === 'ready') {
       this.setState(entry, 'ready', 'Ready');
-      const thumb = entry.row.element.querySelector('.upload-thumb');
       if (!entry.preview && !api.keyRequired()) {
-        thumb.append(h('img', { src: thumbnailPath(final, this.feed.rendition, 'webp'), alt: '' }));
+        entry.row.thumb.append(h('img', { src: thumbnailPath(final, this.feed.rendition, 'webp'), alt: '' }));
       }
     } else if (final?.status === 'rejected' || final?.status === 'failed') {
       if (final.status === 'rejected') store.forgetToken(record.id);
@@ -125,7 +120,6 @@ export class Uploader {
   }
 
   setState(entry, state, text, retry = false) {
-    entry.state = state;
     entry.row.element.className = `upload is-${state}`;
     entry.row.state.textContent = text;
     entry.row.progress.hidden = !['waiting', 'uploading', 'processing'].includes(state);
@@ -147,17 +141,14 @@ export class Uploader {
         }
         entry.preview = url;
         thumb.append(h('img', { src: url, alt: '' }));
-        const tile = this.feed.tiles.get(entry.key);
-        if (tile && !tile.preview) {
-          tile.preview = url;
-          if (tile.record.status !== 'ready') this.feed.render(tile);
-        }
+        this.feed.preview(entry.key, url);
       });
     }
     const progress = h('progress', { max: 100, value: 0, 'aria-label': `Upload of ${file.name}` });
     const state = h('p', { class: 'upload-state' });
-    const retry = h('button', { type: 'button', class: 'button quiet small', hidden: true, text: 'Retry' });
-    retry.addEventListener('click', () => this.enqueue(entry));
+    const retry = h('button', {
+      type: 'button', class: 'button quiet small', hidden: true, text: 'Retry', onclick: () => this.enqueue(entry),
+    });
     const element = h('li', { class: 'upload' },
       thumb,
       h('div', { class: 'upload-main' },
@@ -165,7 +156,7 @@ export class Uploader {
         progress,
         state),
       retry);
-    return { element, progress, state, retry };
+    return { element, thumb, progress, state, retry };
   }
 
   clearFinished() {

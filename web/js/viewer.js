@@ -2,8 +2,8 @@
 // arrows to move through the feed and Escape to close; deletion for this browser's uploads.
 
 import * as api from './api.js';
-import { $, notify } from './dom.js';
-import { bytes, date, dimensions, explain, kind } from './format.js';
+import { $, h, notify } from './dom.js';
+import { bytes, date, dimensions, explain, kind, title } from './format.js';
 import { canShow } from './formats.js';
 import { thumbnailPath } from './feed.js';
 import * as store from './store.js';
@@ -17,12 +17,15 @@ export class Viewer {
     this.shown = 0; // which render the image belongs to (a late answer must not overwrite)
     this.dialog = $('viewer');
     this.image = $('viewer-image');
-    this.image.addEventListener('load', () => { $('viewer-wait').hidden = true; });
+    this.wait = $('viewer-wait');
+    this.note = $('viewer-note');
+    this.original = $('viewer-original');
+    this.image.addEventListener('load', () => { this.wait.hidden = true; });
     $('viewer-prev').addEventListener('click', () => this.move(-1));
     $('viewer-next').addEventListener('click', () => this.move(1));
     $('viewer-close').addEventListener('click', () => this.dialog.close());
     $('viewer-delete').addEventListener('click', () => this.confirmDelete());
-    $('viewer-original').addEventListener('click', (event) => this.openOriginal(event));
+    this.original.addEventListener('click', (event) => this.openOriginal(event));
     this.dialog.addEventListener('keydown', (event) => {
       if (event.key === 'ArrowLeft') this.move(-1);
       else if (event.key === 'ArrowRight') this.move(1);
@@ -46,13 +49,17 @@ export class Viewer {
     if (!this.dialog.open) this.dialog.showModal();
   }
 
-  move(step) {
+  // The photos the viewer moves through, and where one of them is.
+  place(id = this.id) {
     const records = this.feed.viewable();
-    const at = records.findIndex((record) => record.id === this.id);
+    return { records, at: records.findIndex((record) => record.id === id) };
+  }
+
+  move(step) {
+    const { records, at } = this.place();
     const next = records[at + step];
     if (!next) return;
-    this.id = next.id;
-    this.render();
+    this.open(next.id);
     // Near the end of what is loaded: load the next page of the feed.
     if (at + step >= records.length - 3) this.feed.more();
   }
@@ -69,9 +76,8 @@ export class Viewer {
       return;
     }
     const render = ++this.shown;
-    const records = this.feed.viewable();
-    const at = records.findIndex((found) => found.id === record.id);
-    const name = record.filename || 'Untitled photo';
+    const { records, at } = this.place();
+    const name = title(record);
     $('viewer-name').textContent = name;
     $('viewer-position').textContent = `${at + 1} of ${records.length}${this.feed.done ? '' : '+'}`;
     $('viewer-dimensions').textContent = dimensions(record.width, record.height);
@@ -82,34 +88,32 @@ export class Viewer {
     $('viewer-prev').disabled = at <= 0;
     $('viewer-next').disabled = at >= records.length - 1 && this.feed.done;
     $('viewer-delete').hidden = !store.deleteToken(record.id);
-    const original = $('viewer-original');
-    original.href = record.links.image;
-    original.download = name;
+    this.original.href = record.links.image;
+    this.original.download = record.filename || record.name;
 
     this.release();
     this.image.removeAttribute('src');
     this.image.alt = name;
-    $('viewer-wait').hidden = false;
-    $('viewer-wait').textContent = 'Loading…';
-    const note = $('viewer-note');
-    note.hidden = true;
+    this.wait.hidden = false;
+    this.wait.textContent = 'Loading…';
+    this.note.hidden = true;
 
+    const showable = await canShow(record.content_type);
+    if (render !== this.shown) return;
     let path = record.links.image;
-    if (!(await canShow(record.content_type))) {
+    if (!showable) {
       const preview = this.largestRendition(record);
-      if (render !== this.shown) return;
-      note.hidden = false;
+      this.note.hidden = false;
       if (!preview) {
-        note.textContent = record.status === 'failed'
+        this.note.textContent = record.status === 'failed'
           ? `This browser cannot show ${kind(record.content_type)} photos, and no preview could be made. Open the original to download it.`
           : 'The preview appears once the photo is processed.';
-        $('viewer-wait').hidden = true;
+        this.wait.hidden = true;
         return;
       }
-      note.textContent = `This browser cannot show ${kind(record.content_type)} photos: this is a smaller preview. Open the original to download it.`;
+      this.note.textContent = `This browser cannot show ${kind(record.content_type)} photos: this is a smaller preview. Open the original to download it.`;
       path = preview;
     }
-    if (render !== this.shown) return;
     if (!api.keyRequired()) {
       this.image.src = path;
       return;
@@ -121,7 +125,7 @@ export class Viewer {
       this.image.src = this.blobUrl;
     } catch (error) {
       if (render !== this.shown) return;
-      $('viewer-wait').textContent = explain(error, this.config);
+      this.wait.textContent = explain(error, this.config);
     }
   }
 
@@ -132,17 +136,14 @@ export class Viewer {
     return thumbnailPath(record, renditions[0][0], null);
   }
 
-  // Where a key is needed, a plain link cannot send it: fetch the original, then save it.
+  // Where a key is needed, a plain link cannot send it: fetch the original, then save it
+  // under the link's own name.
   async openOriginal(event) {
     if (!api.keyRequired()) return;
     event.preventDefault();
-    const record = this.feed.record(this.id);
-    if (!record) return;
     try {
-      const url = URL.createObjectURL(await api.fetchBlob(record.links.image));
-      const link = document.createElement('a');
-      link.href = url;
-      link.download = record.filename || record.name;
+      const url = URL.createObjectURL(await api.fetchBlob(this.original.getAttribute('href')));
+      const link = h('a', { href: url, download: this.original.download });
       link.click();
       setTimeout(() => URL.revokeObjectURL(url), 60_000);
     } catch (error) {
@@ -154,7 +155,7 @@ export class Viewer {
     const record = this.feed.record(this.id);
     if (!record) return;
     const confirm = $('confirm');
-    $('confirm-text').textContent = `“${record.filename || record.name}” will be removed from the gallery for everyone. This cannot be undone.`;
+    $('confirm-text').textContent = `“${title(record)}” will be removed from the gallery for everyone. This cannot be undone.`;
     confirm.returnValue = '';
     confirm.addEventListener('close', () => {
       if (confirm.returnValue === 'delete') this.remove(record);
@@ -174,16 +175,11 @@ export class Viewer {
       }
     }
     store.forgetToken(record.id);
-    const records = this.feed.viewable();
-    const at = records.findIndex((found) => found.id === record.id);
+    const { records, at } = this.place(record.id);
     const next = records[at + 1] || records[at - 1];
     this.feed.remove(record.id);
-    notify(`“${record.filename || record.name}” was deleted.`);
-    if (next) {
-      this.id = next.id;
-      this.render();
-    } else {
-      this.dialog.close();
-    }
+    notify(`“${title(record)}” was deleted.`);
+    if (next) this.open(next.id);
+    else this.dialog.close();
   }
 }
