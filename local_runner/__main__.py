@@ -88,6 +88,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="write the URL, site URL, API key, moto endpoint, bucket and table names and queue"
         " URLs there as JSON once ready, and remove it on stopping (for scripts and tests)",
     )
+    parser.add_argument(
+        "--fault-plan",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="kill or hang function instances at the AWS calls this JSON file names, re-read "
+        "whenever it changes (for fault tests; see local_runner/faults.py)",
+    )
     return parser.parse_args(argv)
 
 
@@ -126,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             max_instances=args.max_instances,
             warm=args.warm,
             state_file=args.state_file,
+            fault_plan=args.fault_plan,
         )
         run_until_stopped(LocalRunner(options), stop, note, started)
     except (SynthError, TemplateError) as error:

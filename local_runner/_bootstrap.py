@@ -5,6 +5,10 @@ working directory. It imports the handler once (module globals then persist betw
 invocations, like a warm container) and serves invocations from the runner: each request
 and response is a 4-byte big-endian length followed by JSON, over stdin/stdout. The
 handler's own prints go to stderr, which the runner prefixes with the function's name.
+
+Under a fault plan (`local_runner.faults`), an invocation may carry a strike: this process
+counts its own AWS calls with a botocore event hook and kills or stops itself just before
+the planned one.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import importlib.abc
 import importlib.machinery
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -66,6 +71,39 @@ class _LayerBlocker(importlib.abc.MetaPathFinder):
         return None
 
 
+class _Saboteur:
+    """Counts this instance's AWS calls and strikes as the current invocation's fault says.
+
+    The hook sits on boto3's default session before the handler is imported, so every client
+    the handler makes (at import or later) carries it."""
+
+    def __init__(self) -> None:
+        self.fault: dict[str, Any] | None = None
+        self.calls = 0
+        import boto3  # only under a fault plan: the stand-in runtime is otherwise stdlib-only
+
+        boto3.setup_default_session()
+        assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register("before-call", self._before_call)
+
+    def arm(self, fault: dict[str, Any] | None) -> None:
+        self.fault, self.calls = fault, 0
+
+    def _before_call(self, event_name: str, **_: Any) -> None:
+        fault = self.fault
+        if fault is None or event_name != f"before-call.{fault['call']}":
+            return
+        self.calls += 1
+        if self.calls < fault["occurrence"]:
+            return
+        note = (
+            f"FAULT {fault['plan']}: {fault['action']} at {fault['call']} "
+            f"#{fault['occurrence']} of invocation {fault['invocation']}\n"
+        )
+        os.write(2, note.encode())  # unbuffered: it reaches the runner before the signal
+        os.kill(os.getpid(), signal.SIGKILL if fault["action"] == "kill" else signal.SIGSTOP)
+
+
 def _send(stream: BinaryIO, message: dict[str, Any]) -> None:
     data = json.dumps(message).encode()  # raises before writing anything
     stream.write(len(data).to_bytes(4, "big") + data)
@@ -102,6 +140,8 @@ def main() -> None:
     if blocked:
         sys.meta_path.insert(0, _LayerBlocker(blocked))
 
+    saboteur = _Saboteur() if os.environ.pop("_LOCAL_FAULTS", "") else None
+
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     init_error: dict[str, Any] | None = None
     handler: Any = None
@@ -122,6 +162,8 @@ def main() -> None:
             _send(protocol_out, {"error": init_error})
             continue
         context = LambdaContext(request["request_id"], request["deadline_ms"])
+        if saboteur is not None:
+            saboteur.arm(request.get("fault"))
         try:
             result = handler(request["event"], context)
         except Exception as error:

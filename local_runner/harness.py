@@ -117,6 +117,26 @@ class RunnerProcess:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def arm_faults(self, plan_id: str, *faults: dict[str, Any]) -> None:
+        """Replace the runner's fault plan (it must run with `--fault-plan FILE`): each fault
+        as `local_runner.faults` describes it. Invocations are counted from here."""
+        path = self.state.get("fault_plan")
+        if not path:
+            raise RunnerError("this runner was started without --fault-plan")
+        staged = Path(f"{path}.new")  # renamed into place: the runner never reads half a plan
+        staged.write_text(json.dumps({"id": plan_id, "faults": list(faults)}))
+        staged.replace(path)
+
+    def fault_outcomes(self, plan_id: str) -> list[str]:
+        """What the runner logged for each invocation plan `plan_id` struck or missed, in
+        order: `<Function>#<n> invocation <k> struck: ...` or `... missed: ...`."""
+        prefix = f"fault {plan_id}: "
+        return [
+            line.split(prefix, 1)[1]
+            for line in self.log_text().splitlines()
+            if prefix in line and " invocation " in line
+        ]
+
     def alive(self) -> bool:
         return self.process.poll() is None
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from local_runner import faults
 from local_runner.emulator import ACCESS_KEY, SECRET_KEY, SESSION_TOKEN
 from local_runner.template import Function, LocalAws
 
@@ -31,6 +32,8 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
     "AWS_SESSION_TOKEN": SESSION_TOKEN,
 }
+# How the runtime stand-in announces a planned fault, on stderr, just before it strikes.
+FAULT_NOTE = "FAULT "
 # How long a new instance may take to import its handler before the runner gives up on it.
 INIT_TIMEOUT_S = 30.0
 
@@ -94,9 +97,13 @@ def layer_contents(source: Path | None) -> LayerContents:
 
 
 def function_environment(
-    function: Function, local: LocalAws, layers: Mapping[str, LayerContents]
+    function: Function,
+    local: LocalAws,
+    layers: Mapping[str, LayerContents],
+    fault_plan: bool = False,
 ) -> dict[str, str]:
-    """The environment a Lambda instance of `function` sees, pointed at the emulator."""
+    """The environment a Lambda instance of `function` sees, pointed at the emulator (and,
+    under a fault plan, told to count its AWS calls)."""
     own = [layers[layer.logical_id] for layer in function.layers]
     provided = set().union(*(c.modules for c in own)) if own else set()
     blocked = set().union(*(c.modules for c in layers.values())) - provided if layers else set()
@@ -130,6 +137,8 @@ def function_environment(
         "_LOCAL_LAYER_PATHS": os.pathsep.join(p for c in own for p in c.paths),
         "_LOCAL_BLOCKED_MODULES": ",".join(sorted(blocked)),
     }
+    if fault_plan:
+        env[faults.ENV] = "1"
     return env
 
 
@@ -156,6 +165,7 @@ class Instance:
         self._stdin: IO[bytes] = self.process.stdin
         self._stdout_fd = self.process.stdout.fileno()
         self._buffer = b""
+        self.struck: str | None = None  # what the runtime said as a planned fault struck
         self._log_thread = threading.Thread(
             target=self._forward_logs, args=(self.process.stderr,), daemon=True
         )
@@ -168,7 +178,10 @@ class Instance:
 
     def _forward_logs(self, stream: IO[bytes]) -> None:
         for line in iter(stream.readline, b""):
-            sys.stderr.write(f"  [{self.label}] {line.decode(errors='replace').rstrip()}\n")
+            text = line.decode(errors="replace").rstrip()
+            if text.startswith(FAULT_NOTE):
+                self.struck = text
+            sys.stderr.write(f"  [{self.label}] {text}\n")
 
     def _read_message(self, deadline: float) -> dict[str, Any] | None:
         """The next framed message, or None at the deadline. EOF raises InvocationError."""
@@ -193,17 +206,19 @@ class Instance:
                 )
             self._buffer += chunk
 
-    def invoke(self, event: Any, timeout_s: float) -> Any:
-        """The handler's result. Raises InvocationError / InvocationTimeout like Lambda."""
+    def invoke(self, event: Any, timeout_s: float, fault: Mapping[str, Any] | None = None) -> Any:
+        """The handler's result. Raises InvocationError / InvocationTimeout like Lambda.
+        `fault`: the fault plan's strike for this invocation, if any."""
         request_id = str(uuid.uuid4())
         deadline = time.monotonic() + timeout_s
-        message = json.dumps(
-            {
-                "event": event,
-                "request_id": request_id,
-                "deadline_ms": int(time.time() * 1000 + timeout_s * 1000),
-            }
-        ).encode()
+        request = {
+            "event": event,
+            "request_id": request_id,
+            "deadline_ms": int(time.time() * 1000 + timeout_s * 1000),
+        }
+        if fault is not None:
+            request["fault"] = dict(fault)
+        message = json.dumps(request).encode()
         try:
             self._stdin.write(len(message).to_bytes(4, "big") + message)
             self._stdin.flush()
@@ -246,10 +261,17 @@ class Instance:
 class FunctionPool:
     """Up to `max_instances` warm instances of one function, created on demand."""
 
-    def __init__(self, function: Function, env: Mapping[str, str], max_instances: int) -> None:
+    def __init__(
+        self,
+        function: Function,
+        env: Mapping[str, str],
+        max_instances: int,
+        fault_plan: faults.FaultPlan | None = None,
+    ) -> None:
         self.function = function
         self.env = env
         self.max_instances = max_instances
+        self.fault_plan = fault_plan
         self._idle: list[Instance] = []
         self._all: set[Instance] = set()
         self._count = 0
@@ -302,19 +324,43 @@ class FunctionPool:
         """Run `event` through a warm instance; a timed-out or crashed one is replaced."""
         limit = self.function.timeout_s if timeout_s is None else timeout_s
         instance = self._acquire()
+        fault = self.fault_plan.next_invocation(self.function.handler) if self.fault_plan else None
         try:
-            result = instance.invoke(event, limit)
-        except InvocationTimeout:
+            result = instance.invoke(event, limit, fault)
+        except InvocationTimeout as error:
             self._discard(instance)  # Lambda stops a timed-out instance; the next one is fresh
+            self._report(fault, instance, error)
             raise
-        except InvocationError:
+        except InvocationError as error:
             if instance.alive():
                 self._release(instance)  # the handler raised: the instance stays warm
             else:
                 self._discard(instance)  # it died: the next invocation starts a fresh one
+            self._report(fault, instance, error)
             raise
         self._release(instance)
+        self._report(fault, instance, None)
         return result
+
+    def _report(
+        self, fault: Mapping[str, Any] | None, instance: Instance, error: InvocationError | None
+    ) -> None:
+        """One line per invocation a fault was planned for: whether it struck. A struck
+        instance has been discarded by now, so its last words have been read."""
+        if fault is None:
+            return
+        where = f"{fault['call']} #{fault['occurrence']}"
+        if instance.struck and error is not None:
+            outcome = f"struck: {fault['action']} at {where} ({error.error_type})"
+        else:
+            outcome = f"missed: the invocation ended before {where}"
+        log.info(
+            "fault %s: %s invocation %d %s",
+            fault["plan"],
+            instance.label,
+            fault["invocation"],
+            outcome,
+        )
 
     def warm_up(self) -> None:
         """Start one instance ahead of the first request (errors show up at invoke time)."""
@@ -343,10 +389,14 @@ def start_pools(
     local: LocalAws,
     layers: Mapping[str, LayerContents],
     max_instances: Mapping[str, int],
+    fault_plan: faults.FaultPlan | None = None,
 ) -> dict[str, FunctionPool]:
     return {
         f.logical_id: FunctionPool(
-            f, function_environment(f, local, layers), max_instances[f.logical_id]
+            f,
+            function_environment(f, local, layers, fault_plan=fault_plan is not None),
+            max_instances[f.logical_id],
+            fault_plan,
         )
         for f in functions
     }

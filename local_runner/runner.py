@@ -15,6 +15,7 @@ from typing import Any
 
 from local_runner.apigw import ApiServer
 from local_runner.emulator import Emulator, bucket_cors, create_resources
+from local_runner.faults import FaultPlan
 from local_runner.lambdas import FunctionPool, LayerContents, layer_contents, start_pools
 from local_runner.site import Site, load_site
 from local_runner.sqs_source import SqsEventSource
@@ -41,6 +42,7 @@ class Options:
     max_instances: int = 6  # per API function; SQS targets get their MaximumConcurrency
     warm: bool = True
     state_file: Path | None = None  # where to write URLs and names as JSON once ready
+    fault_plan: Path | None = None  # a file of planned faults (local_runner.faults), for tests
 
 
 class LocalRunner:
@@ -116,7 +118,8 @@ class LocalRunner:
         }
         for mapping in service.event_sources:
             limits[mapping.function] = max(limits[mapping.function], mapping.maximum_concurrency)
-        self.pools = start_pools(service.functions.values(), local, layers, limits)
+        plan = FaultPlan(self.options.fault_plan) if self.options.fault_plan else None
+        self.pools = start_pools(service.functions.values(), local, layers, limits, plan)
         if self.options.warm:
             with ThreadPoolExecutor(max_workers=len(self.pools) or 1) as executor:
                 list(executor.map(lambda pool: pool.warm_up(), self.pools.values()))
@@ -166,6 +169,7 @@ class LocalRunner:
             "buckets": {b.logical_id: b.name for b in self.service.buckets},
             "tables": {t.logical_id: t.name for t in self.service.tables},
             "queues": {q.logical_id: q.url for q in self.service.queues},
+            "fault_plan": str(self.options.fault_plan) if self.options.fault_plan else None,
         }
 
     def stop(self) -> None:
@@ -221,6 +225,11 @@ class LocalRunner:
                 f"  NOTE:       visibility timeout overridden to "
                 f"{self.options.visibility_timeout_override} s for every queue (test setting);"
                 " the template's value is used without --visibility-timeout-override"
+            )
+        if self.options.fault_plan is not None:
+            lines.append(
+                f"  NOTE:       faults planned in {self.options.fault_plan} strike the functions"
+                " (test setting)"
             )
         for function in service.functions.values():
             pool = self.pools[function.logical_id]

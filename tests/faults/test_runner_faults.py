@@ -3,22 +3,26 @@ messages that can never succeed. The runner drives the queue as Lambda's SQS eve
 does (a failed invocation deletes nothing; messages come back after the visibility timeout;
 the redrive policy moves them to the DLQ after maxReceiveCount receives).
 
-The runner serves the synthesized dev stage with two test settings: the worker times out
-after WORKER_TIMEOUT_S (so a hung worker is cut off in seconds) and every queue's visibility
-timeout is VISIBILITY_S (so a retry comes seconds later, not minutes).
+Every kill and hang is planned (`local_runner.faults`): the runner's stand-in for the Lambda
+runtime strikes just before a given AWS call of a given invocation, so each test states
+which invocation dies where, and asserts from the runner's log that it did, on any machine.
+
+The runner serves the synthesized dev stage with test settings: the worker times out after
+WORKER_TIMEOUT_S (so a hung worker is cut off in seconds), and every queue's visibility
+timeout is short (so a retry comes seconds later, not minutes). For the mid-batch tests the
+worker's event source also takes one full batch at a time (one poller, a batching window
+long enough to fill it), so the batch a fault strikes is exactly the one the test made.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
+import re
 import shutil
-import signal
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -43,111 +47,82 @@ WORKER = "image_service.thumbnail_worker.handler"
 WORKER_TIMEOUT_S = 2
 VISIBILITY_S = 3
 MAX_RECEIVE_COUNT = 5  # the template's redrive policy (tests/infra pins it at >= 5)
-SETTLE_S = 180.0  # deadline for a whole retry sequence: 5 receives x 3 s, on a busy machine
+BATCH_SIZE = 5  # the template's (tests/infra pins it)
+# The batched runner: its one poller gathers a full batch for up to BATCH_WINDOW_S, and a
+# message it holds must not come back meanwhile, so its visibility timeout is longer.
+BATCH_WINDOW_S = 15
+BATCHED_VISIBILITY_S = 20
+SETTLE_S = 180.0  # deadline for a whole retry sequence, on a busy machine
 
 
-def with_function_timeout(assembly: Path, out: Path, handler: str, timeout_s: int) -> Path:
-    """A copy of `assembly` where the function with `handler` times out after `timeout_s`.
-
-    Only for fault tests: a worker that hangs must be cut off in seconds, not a minute.
-    """
+def patched_assembly(assembly: Path, out: Path, edit: Callable[[str, dict[str, Any]], int]) -> Path:
+    """A copy of `assembly` with `edit(type, properties)` applied to every resource; the
+    edits must touch exactly one resource (`edit` returns how many it changed)."""
     shutil.copytree(assembly, out)
     patched = 0
     for path in out.glob("*.template.json"):
         template = json.loads(path.read_text())
         for resource in template.get("Resources", {}).values():
-            props = resource.get("Properties", {})
-            if resource.get("Type") == "AWS::Lambda::Function" and props.get("Handler") == handler:
-                props["Timeout"] = timeout_s
-                patched += 1
+            patched += edit(resource.get("Type", ""), resource.setdefault("Properties", {}))
         path.write_text(json.dumps(template))
-    assert patched == 1, f"{patched} functions with handler {handler} in {assembly}"
+    assert patched >= 1, f"nothing patched in {assembly}"
     return out
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerProcess]:
+def worker_times_out(kind: str, props: dict[str, Any]) -> int:
+    """Only for fault tests: a worker that hangs must be cut off in seconds, not a minute."""
+    if kind == "AWS::Lambda::Function" and props.get("Handler") == WORKER:
+        props["Timeout"] = WORKER_TIMEOUT_S
+        return 1
+    return 0
+
+
+def one_full_batch_at_a_time(kind: str, props: dict[str, Any]) -> int:
+    """One poller, which waits for a full batch: a batch is exactly BATCH_SIZE messages."""
+    if kind == "AWS::Lambda::EventSourceMapping":
+        assert props["BatchSize"] == BATCH_SIZE
+        props["MaximumBatchingWindowInSeconds"] = BATCH_WINDOW_S
+        props["ScalingConfig"] = {"MaximumConcurrency": 1}
+        return 1
+    return worker_times_out(kind, props)
+
+
+def start_runner(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    edit: Callable[[str, dict[str, Any]], int],
+    visibility_s: int,
+) -> Iterator[RunnerProcess]:
     (dev,) = synthesized("dev")
-    work = tmp_path_factory.mktemp("faults-runner")
-    assembly = with_function_timeout(dev, work / "assembly", WORKER, WORKER_TIMEOUT_S)
+    work = tmp_path_factory.mktemp(name)
     with harness.start(
         "--assembly",
-        str(assembly),
+        str(patched_assembly(dev, work / "assembly", edit)),
         "--visibility-timeout-override",
-        str(VISIBILITY_S),
+        str(visibility_s),
+        "--fault-plan",
+        str(work / "faults.json"),
         log=work / "runner.log",
     ) as runner:
         yield runner
 
 
-def cpu_ticks(pid: int) -> int | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[11]) + int(fields[12])  # utime + stime
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerProcess]:
+    yield from start_runner(tmp_path_factory, "faults-runner", worker_times_out, VISIBILITY_S)
 
 
-class Saboteur(threading.Thread):
-    """Sends `signum` to every worker instance that is busy, at most `limit` times.
-
-    An instance is hit once it has used `busy_ticks` of CPU (clock ticks, 1/100 s) since it
-    was last idle, or, if it never was (a fresh instance, handed work as soon as it is up),
-    once its CPU time passes both that and `STARTUP_TICKS`: so it is running a batch, not
-    still importing its handler (a kill at start-up is a failed init, not a death mid-batch).
-    A large `busy_ticks` is a death deep inside a long render, as an out-of-memory kill is.
-    Idle means no CPU time for `IDLE_S`: on a loaded machine a busy process also goes without
-    a tick between two looks, which is no pause in its work.
-    """
-
-    IDLE_S = 0.3
-    STARTUP_TICKS = 60  # the worker imports in about 0.3 s of CPU
-
-    def __init__(
-        self, service: RunnerProcess, signum: int, limit: int | None = None, busy_ticks: int = 1
-    ) -> None:
-        super().__init__(daemon=True)
-        self.service, self.signum, self.limit = service, signum, limit
-        self.busy_ticks = busy_ticks
-        self.hits = 0
-        self._halt = threading.Event()
-        self._streak_start: dict[int, int] = {}  # CPU ticks when it was last idle
-        self._seen: dict[int, tuple[int, float]] = {}  # ticks, when they last advanced
-
-    def run(self) -> None:
-        while not self._halt.wait(0.02):
-            now = time.monotonic()
-            for pid in self.service.function_pids(WORKER):
-                ticks = cpu_ticks(pid)
-                if ticks is None:
-                    continue
-                previous, advanced = self._seen.get(pid, (ticks, now))
-                if ticks != previous:
-                    advanced = now
-                elif now - advanced >= self.IDLE_S:
-                    self._streak_start[pid] = ticks
-                self._seen[pid] = (ticks, advanced)
-                start = self._streak_start.get(pid)
-                busy = (
-                    ticks - start >= self.busy_ticks
-                    if start is not None
-                    else ticks >= max(self.busy_ticks, self.STARTUP_TICKS)
-                )
-                if busy and (self.limit is None or self.hits < self.limit):
-                    os.kill(pid, self.signum)
-                    self.hits += 1
-                    self._seen.pop(pid)
-                    self._streak_start.pop(pid, None)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(timeout=5)
+@pytest.fixture(scope="module")
+def batched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerProcess]:
+    yield from start_runner(
+        tmp_path_factory, "faults-batched", one_full_batch_at_a_time, BATCHED_VISIBILITY_S
+    )
 
 
-def gradient_png(width: int, height: int, seed: int) -> bytes:
-    """Cheap to send (smooth, compresses well), not free to decode: keeps a worker busy."""
-    image = Image.radial_gradient("L").resize((width, height)).convert("RGB")
-    image.putpixel((seed % width, 0), (seed % 256, 0, 0))
+def photo_png(seed: int) -> bytes:
+    """A small photo-like PNG, a different one per seed."""
+    image = Image.radial_gradient("L").resize((600, 400)).convert("RGB")
+    image.putpixel((seed % 600, 0), (seed % 256, 0, 0))
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()
@@ -156,7 +131,7 @@ def gradient_png(width: int, height: int, seed: int) -> bytes:
 def upload_many(service: RunnerProcess, count: int) -> list[str]:
     names = []
     for seed in range(count):
-        response = post(service, gradient_png(3000, 2000, seed), "image/png")
+        response = post(service, photo_png(seed), "image/png")
         assert response.status_code == 201, response.text
         names.append(response.json()["name"])
     return names
@@ -175,32 +150,48 @@ def settle(service: RunnerProcess, names: list[str]) -> dict[str, str]:
     return {name: thumbnail_status(service, name) for name in names}
 
 
-def test_worker_killed_mid_batch_loses_nothing(service: RunnerProcess) -> None:
-    saboteur = Saboteur(service, signal.SIGKILL, limit=1)
-    saboteur.start()
-    try:
-        names = upload_many(service, 6)
-        poll(lambda: saboteur.hits == 1, 30, "a worker instance to be killed mid-batch")
-    finally:
-        saboteur.stop()
-    statuses = settle(service, names)
-    assert statuses == dict.fromkeys(names, "ready")
-    assert depths(service) == (0, 0)
-    assert "(Runtime.ExitError)" in service.log_text()
+def outcomes(service: RunnerProcess, plan: str) -> list[str]:
+    """Each planned invocation's outcome, without the instance's number."""
+    return [re.sub(r"^\S+#\d+ ", "", line) for line in service.fault_outcomes(plan)]
 
 
-def test_worker_hung_mid_batch_is_timed_out_and_retried(service: RunnerProcess) -> None:
-    saboteur = Saboteur(service, signal.SIGSTOP, limit=1)
-    saboteur.start()
-    try:
-        names = upload_many(service, 4)
-        poll(lambda: saboteur.hits == 1, 30, "a worker instance to hang mid-batch")
-    finally:
-        saboteur.stop()
-    statuses = settle(service, names)
+def jobs_done_before_the_fault(service: RunnerProcess, plan: str) -> int:
+    """How many jobs the worker finished between the plan's arming (logged as its first
+    invocation starts) and its strike."""
+    log = service.log_text()
+    armed = log.index(f"fault plan {plan!r} armed")
+    return log[armed : log.index(f"FAULT {plan}:", armed)].count('"job done"')
+
+
+@pytest.mark.parametrize(
+    ("action", "error"), [("kill", "Runtime.ExitError"), ("hang", "Sandbox.Timedout")]
+)
+def test_worker_struck_mid_batch_loses_nothing(
+    batched: RunnerProcess, action: str, error: str
+) -> None:
+    """A batch of five jobs; the worker dies (killed, or hung until its timeout) as the third
+    job reads its original, two jobs done and three not started. Lambda retries the whole
+    batch: every image ends ready, and nothing is left on either queue."""
+    plan = f"{action}-mid-batch"
+    # Each job reads its original once, first: the third GetObject starts the third job.
+    batched.arm_faults(
+        plan,
+        {
+            "function": WORKER,
+            "invocation": 1,
+            "call": "s3.GetObject",
+            "occurrence": 3,
+            "action": action,
+        },
+    )
+    names = upload_many(batched, BATCH_SIZE)
+    statuses = settle(batched, names)
+    assert outcomes(batched, plan) == [
+        f"invocation 1 struck: {action} at s3.GetObject #3 ({error})"
+    ]
+    assert jobs_done_before_the_fault(batched, plan) == 2
     assert statuses == dict.fromkeys(names, "ready")
-    assert depths(service) == (0, 0)
-    assert "(Sandbox.Timedout)" in service.log_text()
+    assert depths(batched) == (0, 0)
 
 
 def test_poison_messages_end_in_the_dlq_the_alarm_watches(service: RunnerProcess) -> None:
@@ -279,38 +270,51 @@ def empty_dead_letters(service: RunnerProcess) -> None:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def heavy_webp() -> bytes:
-    """50 MP with alpha, small to send: its render takes seconds of CPU in the worker."""
-    image = Image.radial_gradient("L").resize((8000, 6000))
-    rgba = Image.merge("RGBA", (image, image, image, image.point(lambda v: 255 - v)))
-    out = io.BytesIO()
-    rgba.save(out, "WEBP", quality=10, method=0)
-    return out.getvalue()
+def killed_at_every_first_write(service: RunnerProcess, plan: str) -> None:
+    """From now on every worker invocation is killed as it first writes to the bucket: after
+    its decode and render, as an out-of-memory kill or a timeout would end it."""
+    service.arm_faults(
+        plan,
+        {
+            "function": WORKER,
+            "invocation": "every",
+            "call": "s3.PutObject",
+            "occurrence": 1,
+            "action": "kill",
+        },
+    )
+
+
+def every_delivery_struck(service: RunnerProcess, plan: str) -> None:
+    """The plan struck every delivery of the one message, and missed none."""
+    assert outcomes(service, plan) == [
+        f"invocation {n} struck: kill at s3.PutObject #1 (Runtime.ExitError)"
+        for n in range(1, MAX_RECEIVE_COUNT + 1)
+    ]
 
 
 def test_upload_whose_worker_dies_on_every_try_ends_thumbnail_failed(
     service: RunnerProcess,
 ) -> None:
-    """The invariant at its edge: a 201 upload whose worker is killed mid-render on every
-    delivery (as an out-of-memory kill or a timeout would) lands in the DLQ; its status must
-    then say ThumbnailFailed, not ThumbnailPending forever. The worker's last try marks the
-    image failed before it renders, since nothing runs after such a kill."""
+    """The invariant at its edge: a 201 upload whose worker is killed after rendering, on
+    every delivery, lands in the DLQ; its status must then say ThumbnailFailed, not
+    ThumbnailPending forever. The worker's last try marks the image failed before it renders,
+    since nothing runs after such a kill."""
     dead_before = depths(service)[1]
-    response = post(service, heavy_webp(), "image/webp")
-    assert response.status_code == 201, response.text
-    name = response.json()["name"]
-    # 1 s of CPU without a pause: past the worker's start-up (about 0.5 s) and its first
-    # requests, well inside the render of 50 MP.
-    saboteur = Saboteur(service, signal.SIGKILL, busy_ticks=100)
-    saboteur.start()
+    plan = "upload-killed-every-try"
+    killed_at_every_first_write(service, plan)
     try:
+        response = post(service, photo_png(0), "image/png")
+        assert response.status_code == 201, response.text
+        name = response.json()["name"]
         poll(
             lambda: depths(service) == (0, dead_before + 1),
             SETTLE_S,
             "the job to reach the DLQ",
         )
     finally:
-        saboteur.stop()
+        service.arm_faults("none")
+    every_delivery_struck(service, plan)
     status = thumbnail_status(service, name)
     empty_dead_letters(service)
     assert status == "ThumbnailFailed"
@@ -322,19 +326,19 @@ def test_a_direct_upload_whose_worker_dies_on_every_try_ends_rejected(
     """The same edge for a direct upload: its ticket must not stay `uploading` forever. The
     last try marks it rejected before it decodes; the bytes expire with incoming/."""
     dead_before = depths(service)[1]
-    data = heavy_webp()
+    data = photo_png(1)
     ticket = requests.post(
         f"{service.url}/uploads",
-        json={"filename": "heavy.webp", "content_type": "image/webp", "size": len(data)},
+        json={"filename": "photo.png", "content_type": "image/png", "size": len(data)},
         timeout=30,
     ).json()
-    saboteur = Saboteur(service, signal.SIGKILL, busy_ticks=100)
-    saboteur.start()
+    plan = "direct-upload-killed-every-try"
+    killed_at_every_first_write(service, plan)
     try:
         stored = requests.post(
             ticket["upload"]["url"],
             data=ticket["upload"]["fields"],
-            files={"file": ("heavy.webp", data, "image/webp")},
+            files={"file": ("photo.png", data, "image/png")},
             timeout=60,
         )
         assert stored.status_code == 204, stored.text
@@ -344,7 +348,8 @@ def test_a_direct_upload_whose_worker_dies_on_every_try_ends_rejected(
             "the upload's event to reach the DLQ",
         )
     finally:
-        saboteur.stop()
+        service.arm_faults("none")
+    every_delivery_struck(service, plan)
     record = requests.get(f"{service.url}/images/{ticket['id']}", timeout=30).json()
     empty_dead_letters(service)
     assert (record["status"], record["error"]["code"]) == ("rejected", "InvalidImage")
