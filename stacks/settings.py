@@ -75,16 +75,6 @@ class Settings:
         return RemovalPolicy.RETAIN if self.removal_policy == "retain" else RemovalPolicy.DESTROY
 
     @property
-    def upload_origins(self) -> tuple[str, ...]:
-        """Origins whose pages may post direct uploads to the bucket: `corsOrigins`, and the
-        gallery's own origin when the distribution has a name of its own. (The cloudfront.net
-        name exists only once the distribution does, which itself depends on the bucket.)"""
-        if "*" in self.cors_origins or self.domain_name is None:
-            return self.cors_origins
-        own = f"https://{self.domain_name}"
-        return self.cors_origins if own in self.cors_origins else (*self.cors_origins, own)
-
-    @property
     def python_version(self) -> str:
         """`python3.13` -> `3.13`: the version the layer's wheels are chosen for."""
         return self.runtime.removeprefix("python")

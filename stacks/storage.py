@@ -46,31 +46,22 @@ class Storage(Construct):
                     prefix=INCOMING_PREFIX, expiration=Duration.days(INCOMING_LIFETIME_DAYS)
                 ),
             ],
-            # Browsers post direct uploads straight to the bucket from the stage's origins.
+            # Browsers post direct uploads straight to the bucket, and a page that asked for a
+            # large original with an API key follows its redirect with that header (so with
+            # a preflight, and from the origin `null` a cross-origin redirect leaves). From
+            # any origin: the signed request is the permission. A presigned POST's policy
+            # pins the key, the size range and the type for 15 minutes, and a presigned GET
+            # one object for 5; whoever holds one could send it from anywhere but a browser
+            # anyway. So the first deploy's page, on a cloudfront.net name the bucket cannot
+            # know (the distribution depends on it), uploads at once.
             cors=[
-                *(
-                    [
-                        s3.CorsRule(
-                            allowed_methods=[s3.HttpMethods.POST],
-                            allowed_origins=list(settings.upload_origins),
-                            allowed_headers=["*"],
-                            exposed_headers=["ETag", "Location"],
-                            max_age=3000,
-                        )
-                    ]
-                    if settings.upload_origins
-                    else []
-                ),
-                # A large original is a redirect to a presigned URL. A page that asked with an
-                # API key follows it with that header (so with a preflight) and from the
-                # origin `null` a cross-origin redirect leaves; the presigned URL is the
-                # permission, and this only lets the page read what it was handed.
                 s3.CorsRule(
-                    allowed_methods=[s3.HttpMethods.GET, s3.HttpMethods.HEAD],
+                    allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
                     allowed_origins=["*"],
                     allowed_headers=["*"],
+                    exposed_headers=["ETag", "Location"],
                     max_age=3000,
-                ),
+                )
             ],
         )
         skip_checkov(

@@ -83,6 +83,25 @@ def test_the_page_asks_for_the_key_once_and_shows_images_with_it(
     watch.check()
 
 
+def test_a_first_deploy_uploads_a_photo_too_large_for_the_api_from_the_page(
+    page: Page, keyed_gallery: harness.RunnerProcess, watch: Watch
+) -> None:
+    """prod as it ships: no domain name, and `corsOrigins` naming a site that is not the
+    page's. A photo over `maxUploadBytes` goes by ticket straight to the bucket, a request
+    from the page's origin to the bucket's: its CORS must let it through on the first deploy,
+    before anyone could know the distribution's name."""
+    big = pictures.jpeg(pictures.scenery(4032, 3024, 7, grain=100), quality=96)
+    assert len(big) > 4_500_000  # prod's maxUploadBytes: the page asks for a ticket
+    page.goto(f"{keyed_gallery.url}/")
+    enter_key(page, KEY)
+    choose_files(page, [{"name": "ridge.jpg", "mimeType": "image/jpeg", "buffer": big}])
+    expect(upload_row(page, "ridge.jpg").get_by_text("Ready", exact=True)).to_be_visible(
+        timeout=60_000
+    )
+    assert page.get_by_text("The service cannot be reached").count() == 0
+    watch.check()
+
+
 def test_a_large_original_opens_with_the_key(
     page: Page, keyed_gallery: harness.RunnerProcess, watch: Watch
 ) -> None:

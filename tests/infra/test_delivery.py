@@ -433,17 +433,3 @@ def test_uploads_know_the_public_host_for_their_location(template: Template) -> 
     variables = function(template, UPLOAD)["Properties"]["Environment"]["Variables"]
     assert variables["PUBLIC_HOST"] == {"Fn::GetAtt": [distribution_id, "DomainName"]}
     assert function_id(template, UPLOAD)
-
-
-def test_the_gallery_on_its_own_domain_may_post_to_the_bucket() -> None:
-    """The page's own origin joins `corsOrigins` on the bucket, so large uploads from the
-    gallery work on a custom domain without listing it twice."""
-    stages = stage_settings("prod", domainName=DOMAIN, certificateArn=CERTIFICATE)
-    template = Template.from_stack(synthesize("prod", stages=stages))
-    (bucket,) = (
-        r
-        for r in template.find_resources("AWS::S3::Bucket").values()
-        if "CorsConfiguration" in r["Properties"]
-    )
-    rule, _ = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
-    assert rule["AllowedOrigins"] == ["https://example.com", f"https://{DOMAIN}"]
