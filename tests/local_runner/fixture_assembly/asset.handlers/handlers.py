@@ -1,5 +1,6 @@
 """Test-only functions for the runner's own tests; never part of the product."""
 
+import contextlib
 import json
 import os
 import time
@@ -80,3 +81,18 @@ def import_pillow(event: Event, context: Context) -> Response:
 
 def collect(event: Event, context: Context) -> Response:
     return {"batchItemFailures": []}
+
+
+def aws_calls(event: Event, context: Context) -> Response:
+    """`event["calls"]` S3 ListBuckets calls, each allowed to fail: what a fault plan counts."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    s3 = boto3.client(
+        "s3", config=Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})
+    )
+    for _ in range(event["calls"]):
+        with contextlib.suppress(BotoCoreError, ClientError):  # only the attempt counts
+            s3.list_buckets()
+    return {"statusCode": 200, "body": "made every call"}
