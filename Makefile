@@ -31,6 +31,7 @@ help:
 	@echo "make local            run the whole service on http://127.0.0.1:$(PORT) (no AWS, no Docker)"
 	@echo "make test             run every test (installs Debian's chromium for the browser tests if it can)"
 	@echo "make test-fast        every test that starts no local runner, CDK CLI, checkov or layer build (< 1 min, 2 processes)"
+	@echo "make test-stress      the runner, browser and load tests, 5 rounds with every core kept busy"
 	@echo "make lint             ruff, mypy, and checkov over both stages' templates"
 	@echo "make synth            synthesize both stages into cdk.out/"
 	@echo "make bootstrap        once per account and region: cdk bootstrap"
@@ -83,6 +84,13 @@ test: setup browser
 .PHONY: test-fast
 test-fast: setup
 	$(PY) -m pytest -m "not slow" -n 2 --dist loadfile
+
+# The tests that wait on the runner, the browser or the load test, five rounds in a row with
+# every core kept busy by a spinning process (tests/stress.py). ROUNDS=1 for a quick look.
+ROUNDS ?= 5
+.PHONY: test-stress
+test-stress: setup browser
+	$(PY) -m tests.stress --rounds $(ROUNDS)
 
 lint: setup
 	$(PY) -m ruff check .
