@@ -30,7 +30,7 @@ PERIOD = Duration.minutes(5)
 SERVER_ERROR_PERCENT = 5
 MIN_REQUESTS = 20
 # Half the API functions' timeout, for ten minutes: requests are that close to failing. The
-# slowest legitimate request (validating a 50 MP WebP upload: a full decode) takes about 3 s.
+# slowest legitimate request (validating a 50 MP WebP upload: a full decode) takes about 1 s.
 LATENCY_P99 = Duration.millis(API_TIMEOUT.to_milliseconds() // 2)
 # One job fails at most once per five minutes: SQS hands it out again only after the
 # visibility timeout (6 min), and its final failure is the dead-letter alarm's to report. Two

@@ -1,4 +1,4 @@
-"""One of the service's four functions, configured the same way throughout."""
+"""One of the service's six functions, configured the same way throughout."""
 
 from __future__ import annotations
 
