@@ -8,11 +8,17 @@ are called here (its Pillow plugin is never registered, so `Image.open` cannot r
 
 Files that no encoder writes (a header declaring 200 MP, an EXIF orientation that disagrees
 with the container's rotation, a P3 colour box on an AVIF) are made by patching one field of
-an encoded file in place. Every function is deterministic: same call, same bytes.
+an encoded file in place. Every function is deterministic: same call, same bytes; those whose
+arguments can be hashed keep their files for the session (the tests ask for the same ones
+again and again). The encoders run at their fastest settings (x265's `ultrafast` preset,
+libavif's speed 10): these files test the decoder, and a slow encode would only slow the
+tests (a 1024x768 grid HEIC takes 1.9 s of CPU at x265's default preset, 0.3 s at
+`ultrafast`).
 """
 
 from __future__ import annotations
 
+import functools
 import struct
 from io import BytesIO
 
@@ -21,6 +27,8 @@ from PIL import Image, ImageDraw
 
 from samples import images
 
+FAST_HEVC = {"preset": "ultrafast"}
+FAST_AV1_SPEED = 10
 ORIENTATION = 0x0112
 RESOLUTION_UNIT = 0x0128
 
@@ -28,31 +36,35 @@ RESOLUTION_UNIT = 0x0128
 def heic(image: Image.Image, *, quality: int = 90, **params: object) -> bytes:
     """`image` as HEIC (HEVC, 4:2:0 unless `chroma` says otherwise), primary image only."""
     out = BytesIO()
-    pillow_heif.from_pillow(image).save(out, quality=quality, **params)
+    pillow_heif.from_pillow(image).save(out, quality=quality, enc_params=FAST_HEVC, **params)
     return out.getvalue()
 
 
 def heic_from_pixels(mode: str, size: tuple[int, int], data: bytes, **params: object) -> bytes:
     """Raw pixels as HEIC, exactly as given (no rotation on the way in)."""
     out = BytesIO()
-    pillow_heif.encode(mode, size, data, out, quality=params.pop("quality", 90), **params)
+    quality = params.pop("quality", 90)
+    pillow_heif.encode(mode, size, data, out, quality=quality, enc_params=FAST_HEVC, **params)
     return out.getvalue()
 
 
 def avif(image: Image.Image, *, quality: int = 90, **params: object) -> bytes:
     out = BytesIO()
-    image.save(out, "AVIF", quality=quality, **params)
+    image.save(out, "AVIF", quality=quality, speed=FAST_AV1_SPEED, **params)
     return out.getvalue()
 
 
+@functools.cache
 def photo_heic(width: int = 640, height: int = 480) -> bytes:
     return heic(images.photo(width, height))
 
 
+@functools.cache
 def photo_avif(width: int = 640, height: int = 480) -> bytes:
     return avif(images.photo(width, height))
 
 
+@functools.cache
 def grid_heic(width: int = 1024, height: int = 768) -> bytes:
     """Tiled like a phone's photo: a grid of 256x256 HEVC tiles (phones use 512x512)."""
     return heic(images.photo(width, height), tile_size=256)
@@ -81,6 +93,7 @@ def _patch_short_tag(data: bytes, tag: int, new_tag: int, value: int) -> bytes:
     raise AssertionError(f"EXIF tag {tag:#06x} not found")
 
 
+@functools.cache
 def rotated_heic(exif_orientation: int) -> bytes:
     """`images.asymmetric()` (400x200) stored as is, with the container's rotation (irot) for
     orientation 6: shown 90 degrees clockwise, 200x400, red on top, green top right.
@@ -95,6 +108,7 @@ def rotated_heic(exif_orientation: int) -> bytes:
     return _patch_short_tag(data, ORIENTATION, ORIENTATION, exif_orientation)
 
 
+@functools.cache
 def rotated_avif(exif_orientation: int) -> bytes:
     """As `rotated_heic`, as AVIF: irot for orientation 6 (Pillow writes the EXIF orientation
     it is given as irot/imir and drops it from the EXIF block), then an EXIF orientation of
@@ -109,6 +123,7 @@ def rotated_avif(exif_orientation: int) -> bytes:
     return _patch_short_tag(data, RESOLUTION_UNIT, ORIENTATION, exif_orientation)
 
 
+@functools.cache
 def burst_heic() -> bytes:
     """Three images in one file (a burst): red, green (the primary), blue."""
     frames = [images.photo(160, 120, seed) for seed in (1, 2, 3)]
@@ -122,6 +137,7 @@ def burst_heic() -> bytes:
     return out.getvalue()
 
 
+@functools.cache
 def avif_sequence() -> bytes:
     """An AVIF image sequence (avis): red, green, blue frames."""
     frames = [Image.new("RGB", (128, 96), c) for c in (images.RED, images.GREEN, images.BLUE)]
@@ -132,6 +148,7 @@ def flat(colour: tuple[int, int, int], size: tuple[int, int] = (128, 96)) -> Ima
     return Image.new("RGB", size, colour)
 
 
+@functools.cache
 def p3_nclx_heic(colour: tuple[int, int, int]) -> bytes:
     """A flat Display P3 colour, described by nclx code points only (no ICC profile)."""
     return heic(
@@ -144,11 +161,13 @@ def p3_nclx_heic(colour: tuple[int, int, int]) -> bytes:
     )
 
 
+@functools.cache
 def p3_icc_heic(colour: tuple[int, int, int], profile: bytes) -> bytes:
     """A flat colour with an embedded ICC profile, as iPhones write Display P3 photos."""
     return heic(flat(colour), icc_profile=profile, chroma=444)
 
 
+@functools.cache
 def p3_nclx_avif(colour: tuple[int, int, int]) -> bytes:
     """A flat colour whose nclx box says Display P3 (Pillow writes sRGB's; patched to 12)."""
     data = bytearray(avif(flat(colour), subsampling="4:4:4"))
@@ -160,12 +179,14 @@ def p3_nclx_avif(colour: tuple[int, int, int]) -> bytes:
     return bytes(data)
 
 
+@functools.cache
 def ten_bit_heic(width: int = 256, height: int = 64) -> bytes:
     """A 10-bit grey ramp, left to right over the full range."""
     row = b"".join(struct.pack("<HHH", *([x * 65535 // (width - 1)] * 3)) for x in range(width))
     return heic_from_pixels("RGB;16", (width, height), row * height, chroma=444)
 
 
+@functools.cache
 def pq_heic(signal: float, size: tuple[int, int] = (128, 96)) -> bytes:
     """HDR: a flat grey at PQ `signal` (0..1), BT.2020 primaries, 10 bits."""
     level = round(signal * 65535)
@@ -182,6 +203,7 @@ def pq_heic(signal: float, size: tuple[int, int] = (128, 96)) -> bytes:
     )
 
 
+@functools.cache
 def alpha_heic(width: int = 320, height: int = 240) -> bytes:
     """Opaque red left half, fully transparent right half."""
     image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
@@ -203,17 +225,20 @@ def declaring(data: bytes, width: int, height: int) -> bytes:
     return bytes(out)
 
 
+@functools.cache
 def heic_declaring(width: int = 16384, height: int = 12288) -> bytes:
     """A small valid HEIC whose header claims `width` x `height` (default 201 MP)."""
     return declaring(heic(images.photo(128, 64)), width, height)
 
 
+@functools.cache
 def heic_understating(side: int = 1024) -> bytes:
     """A `side` x `side` HEVC stream whose header declares only 64x64: a decoder that trusted
     the header for its budget would allocate the stream's size."""
     return declaring(heic(flat((90, 120, 150), (side, side)), quality=10), 64, 64)
 
 
+@functools.cache
 def avif_declaring(width: int = 16384, height: int = 12288) -> bytes:
     return declaring(avif(images.photo(128, 64)), width, height)
 
@@ -242,6 +267,7 @@ def box(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", 8 + len(body)) + kind + body
 
 
+@functools.cache
 def mp4_video() -> bytes:
     """The start of an MP4 video (isom brands, a movie header, a media data box)."""
     ftyp = box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
@@ -249,6 +275,7 @@ def mp4_video() -> bytes:
     return ftyp + box(b"moov", mvhd) + box(b"mdat", b"\0\0\0\x02\x09\x10" * 64)
 
 
+@functools.cache
 def unknown_brand() -> bytes:
     """A HEIC whose brands are all ones nobody defined."""
     return with_brands(photo_heic(64, 48), b"qwer", [b"asdf", b"zxcv", b"uiop"])
