@@ -29,8 +29,11 @@ from tests.functions.conftest import (
 NAME_PATTERN = r"[0-7][0-9A-HJKMNP-TV-Z]{25}\.(jpg|png|gif|webp)"
 
 
+BOUNDARY = "----form-boundary-7MA4YWxkTrZu0gW"
+
+
 def multipart(data: bytes, field: str = "file", filename: str = "holiday.jpg") -> tuple[bytes, str]:
-    boundary = "----form-boundary-7MA4YWxkTrZu0gW"
+    boundary = BOUNDARY
     body = (
         (
             f"--{boundary}\r\n"
@@ -299,6 +302,34 @@ def test_refused_uploads_leave_nothing_behind(
     assert error_of(response) == (status, code)
     assert aws.object_keys() == []
     assert aws.messages() == []
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [1, 2, 3, len(BOUNDARY) + 3, len(BOUNDARY) + 6],
+    ids=["last-dash", "both-dashes", "into-the-boundary", "all-but-a-dash", "all-of-it"],
+)
+def test_a_multipart_body_cut_short_of_its_closing_boundary_is_malformed(
+    functions: Functions, aws: Aws, context: LambdaContext, cut: int
+) -> None:
+    """A body whose closing boundary is cut short would otherwise end the file with what is
+    left of it (`\\r\\n-`, say): nothing of it is stored."""
+    form, content_type = multipart(images.jpeg())
+    body = form.removesuffix(b"\r\n")  # what `cut` counts from: `...\r\n--<boundary>--`
+    response = functions.upload.handler(upload_event(body[:-cut], content_type), context)
+    assert error_of(response) == (400, "MalformedRequest")
+    assert aws.object_keys() == []
+    assert aws.messages() == []
+
+
+def test_a_multipart_body_ends_with_its_closing_boundary_and_optional_line_breaks(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    data = images.png()
+    form, content_type = multipart(data)
+    for body in (form.removesuffix(b"\r\n"), form + b"\r\n"):
+        response = functions.upload.handler(upload_event(body, content_type), context)
+        assert_created(response, aws, data, "png", "image/png")
 
 
 def test_body_that_is_not_base64_is_malformed(
