@@ -437,4 +437,8 @@ def decode_cursor(cursor: str, scope: str) -> str:
     after = data.get("after")
     if not isinstance(after, str) or names.valid_id(after) is None:
         raise BadCursor("malformed")
+    # Base64 decodes padding, and the spare bits of a last character, however they are
+    # written: only the exact string encode_cursor makes is one this feed issued.
+    if not hmac.compare_digest(cursor, encode_cursor(after, scope)):
+        raise BadCursor("not as issued")
     return after

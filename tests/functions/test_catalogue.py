@@ -146,6 +146,14 @@ def _other_json_cursor() -> str:
     return f"{payload}.AAAAAAAAAAAAAAAAAAAAAA"
 
 
+def _same_bits_last_character(last: str) -> str:
+    """Another last character that decodes to the same bytes: 16 bytes of MAC in 22 base64
+    characters leave the last one 4 bits that decoding drops."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    index = alphabet.index(last)
+    return alphabet[index ^ 1]
+
+
 @pytest.mark.parametrize(
     "make",
     [
@@ -160,6 +168,9 @@ def _other_json_cursor() -> str:
         lambda good: "." * 3,
         lambda good: "A" * 5000,
         lambda good: good + "\x00",
+        lambda good: good + "==",
+        lambda good: good.replace(".", "==."),
+        lambda good: good[:-1] + _same_bits_last_character(good[-1]),
     ],
     ids=[
         "random",
@@ -173,6 +184,9 @@ def _other_json_cursor() -> str:
         "dots",
         "huge",
         "nul",
+        "padding-appended",
+        "payload-padded",
+        "spare-bits-changed",
     ],
 )
 def test_a_cursor_this_feed_did_not_issue_is_refused(
