@@ -160,22 +160,34 @@ def from_edge(event: APIGatewayProxyEvent) -> bool:
 
 
 def base_url(event: APIGatewayProxyEvent, public_host: str) -> str:
-    """`https://<host>[/<stage>]`: where the client reached this API.
+    """`https://<host>[/<stage>]`: where the client reached this API, from no request header.
 
     Through the distribution that is `https://<public_host>` (the stage path hidden), the
-    host coming from the function's own environment, never from a header. On the
+    host coming from the function's own environment. Otherwise it is
+    `requestContext.domainName`, the API's domain as API Gateway matched the request (the
+    execute-api domain or a custom domain), always over HTTPS, which is all API Gateway
+    serves; only the local runner reports a loopback domain, served over plain HTTP. On the
     execute-api domain `requestContext.path` carries the stage in front of the resource path;
     behind an API Gateway custom domain it does not, so the prefix is whatever
-    `requestContext.path` has in front of `path`. API Gateway always sets X-Forwarded-Proto.
+    `requestContext.path` has in front of `path`.
     """
     if public_host and from_edge(event):
         return f"https://{public_host}"
-    host = event.headers.get("Host") or event.request_context.domain_name or "localhost"
-    scheme = (event.headers.get("X-Forwarded-Proto") or "https").split(",")[0].strip()
+    domain = event.request_context.domain_name or "localhost"
+    scheme = "http" if is_loopback(domain) else "https"
     path = event.path or ""
     full_path = event.request_context.path or path
     prefix = full_path[: -len(path)] if path and full_path.endswith(path) else ""
-    return f"{scheme}://{host}{prefix.rstrip('/')}"
+    return f"{scheme}://{domain}{prefix.rstrip('/')}"
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+def is_loopback(domain: str) -> bool:
+    """`127.0.0.1`, `localhost` or `[::1]`, with or without a port."""
+    host = domain.partition("]")[0] + "]" if domain.startswith("[") else domain.partition(":")[0]
+    return host.lower() in LOOPBACK_HOSTS
 
 
 def created(

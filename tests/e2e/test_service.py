@@ -233,6 +233,29 @@ def test_stage_prefix_and_encoded_slashes(service: RunnerProcess) -> None:
     assert traversal.json()["error"]["code"] == "InvalidName"
 
 
+@pytest.mark.parametrize("prefix", ["", "/dev"], ids=["root", "stage-path"])
+def test_location_is_the_runners_own_address_whatever_host_and_proto_the_client_sends(
+    service: RunnerProcess, prefix: str
+) -> None:
+    forged = {"Host": "evil.example", "X-Forwarded-Proto": "javascript"}
+    created = requests.post(
+        f"{service.url}{prefix}/upload",
+        data=images.png(32, 32),
+        headers={"Content-Type": "image/png", **forged},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    assert created.headers["Location"] == f"{service.url}{prefix}/download/{created.json()['name']}"
+    ticket = requests.post(
+        f"{service.url}{prefix}/uploads",
+        json={"filename": "a.png", "content_type": "image/png", "size": 100},
+        headers=forged,
+        timeout=30,
+    )
+    assert ticket.status_code == 201, ticket.text
+    assert ticket.headers["Location"] == f"{service.url}{prefix}/images/{ticket.json()['id']}"
+
+
 def test_cors_preflight(service: RunnerProcess) -> None:
     response = requests.options(
         f"{service.url}/upload",

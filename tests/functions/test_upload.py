@@ -391,19 +391,44 @@ def test_ids_are_unique_and_unguessable(
 
 
 @pytest.mark.parametrize(
-    ("forwarded_proto", "scheme"), [("http", "http"), ("https", "https"), (None, "https")]
+    "forged",
+    [
+        {"Host": "evil.example"},
+        {"X-Forwarded-Proto": "javascript"},
+        {"X-Forwarded-Proto": "http"},
+        {"Host": "evil.example", "X-Forwarded-Proto": "javascript", "X-Forwarded-Host": "x"},
+    ],
+    ids=["host", "proto-javascript", "proto-http", "all"],
 )
-def test_location_scheme_is_the_one_api_gateway_forwards(
-    functions: Functions,
-    aws: Aws,
-    context: LambdaContext,
-    forwarded_proto: str | None,
-    scheme: str,
+def test_no_request_header_puts_its_host_or_scheme_in_location(
+    functions: Functions, aws: Aws, context: LambdaContext, forged: dict[str, str]
 ) -> None:
-    event = upload_event(images.png())
-    event["headers"] = {"Host": "127.0.0.1:3000", "Content-Type": "image/png"}
-    if forwarded_proto:
-        event["headers"]["X-Forwarded-Proto"] = forwarded_proto
+    """Location names the API's own domain as API Gateway reports it, over HTTPS."""
+    event = upload_event(images.png(), "image/png", forged)
     response = functions.upload.handler(event, context)
     name = json.loads(response["body"])["name"]
-    assert headers_of(response)["Location"] == f"{scheme}://127.0.0.1:3000/dev/download/{name}"
+    expected = f"https://abc123.execute-api.us-east-1.amazonaws.com/dev/download/{name}"
+    assert headers_of(response)["Location"] == expected
+
+
+@pytest.mark.parametrize(
+    ("domain", "scheme"),
+    [
+        ("127.0.0.1:3000", "http"),
+        ("localhost:3000", "http"),
+        ("[::1]:3000", "http"),
+        ("127.0.0.1", "http"),
+        ("photos.example.com", "https"),
+        ("127.0.0.1.example.com", "https"),
+        ("localhost.example.com:3000", "https"),
+    ],
+)
+def test_only_a_loopback_api_domain_is_plain_http(
+    functions: Functions, aws: Aws, context: LambdaContext, domain: str, scheme: str
+) -> None:
+    """The local runner reports its own loopback address; API Gateway serves HTTPS only."""
+    event = upload_event(images.png(), "image/png", {"X-Forwarded-Proto": "https"})
+    event["requestContext"]["domainName"] = domain
+    response = functions.upload.handler(event, context)
+    name = json.loads(response["body"])["name"]
+    assert headers_of(response)["Location"] == f"{scheme}://{domain}/dev/download/{name}"
