@@ -242,7 +242,10 @@ def stored_image_response(
     cache_control: str,
     extra: Mapping[str, str] | None = None,
 ) -> Response[Any]:
-    """The stored image's bytes, or 304 when the client's copy (If-None-Match) is current."""
+    """The stored image's bytes, or 304 when the client's copy (If-None-Match) is current.
+
+    The 304 carries the representation's own Content-Type: without one, API Gateway would
+    add `application/json` to it."""
     headers = {
         "ETag": stored.etag,
         "Cache-Control": cache_control,
@@ -251,7 +254,9 @@ def stored_image_response(
     }
     if etag_matches(event.headers.get("If-None-Match"), stored.etag):
         stored.close()
-        return Response(status_code=304, headers=headers, body="")
+        return Response(
+            status_code=304, content_type=stored.content_type, headers=headers, body=""
+        )
     return Response(
         status_code=200, content_type=stored.content_type, headers=headers, body=stored.read()
     )

@@ -92,6 +92,15 @@ def check_rendition(image: Image.Image, source: tuple[int, int], spec: dict[str,
         assert image.width == box[0] or image.height == box[1]
 
 
+def assert_not_modified(url: str, fetched: requests.Response) -> None:
+    """A conditional GET for what was fetched: 304, no body, and the representation's own
+    Content-Type (not the JSON type API Gateway gives an answer without one)."""
+    again = requests.get(url, headers={"If-None-Match": fetched.headers["ETag"]}, timeout=30)
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["Content-Type"] == fetched.headers["Content-Type"]
+
+
 @pytest.mark.parametrize(("ext", "make", "content_type", "pil_format"), FORMATS)
 def test_each_format_uploads_and_every_rendition_is_made(
     service: RunnerProcess, ext: str, make: Callable[[], bytes], content_type: str, pil_format: str
@@ -110,6 +119,7 @@ def test_each_format_uploads_and_every_rendition_is_made(
     assert original.status_code == 200
     assert original.content == data
     assert original.headers["Content-Type"] == content_type
+    assert_not_modified(f"{service.url}{body['links']['image']}", original)
 
     for rendition, spec in RENDITIONS.items():
         made = thumbnail(service, body["name"], rendition)
@@ -117,6 +127,7 @@ def test_each_format_uploads_and_every_rendition_is_made(
         image = Image.open(io.BytesIO(made.content))
         assert Image.MIME[image.format or ""] == made.headers["Content-Type"]
         check_rendition(image, source.size, spec)
+        assert_not_modified(made.url, made)
     default = thumbnail(service, body["name"])
     assert default.status_code == 200
 

@@ -138,6 +138,8 @@ def test_conditional_get(
     response = functions.download_image.handler(download_event("download", NAME, headers), context)
     assert response["statusCode"] == status
     assert headers_of(response)["ETag"] == etag
+    # The representation's own type, on a 304 too (never the JSON type of an error).
+    assert headers_of(response)["Content-Type"] == "image/jpeg"
     if status == 304:
         assert response["body"] == ""
 
@@ -192,7 +194,20 @@ def test_thumbnail_conditional_get(functions: Functions, aws: Aws, context: Lamb
     aws.put(f"thumbnails/thumb/{NAME}", b"thumb-bytes")
     etag = aws.get(f"thumbnails/thumb/{NAME}")["ETag"]
     event = download_event("download-thumbnail", NAME, {"If-None-Match": etag})
-    assert functions.download_thumbnail.handler(event, context)["statusCode"] == 304
+    response = functions.download_thumbnail.handler(event, context)
+    assert response["statusCode"] == 304
+    assert headers_of(response)["Content-Type"] == "image/jpeg"
+
+
+def test_a_large_originals_304_carries_its_own_type(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    aws.put(f"originals/{NAME}", b"\xff\xd8\xff" + bytes(4_000_000))
+    etag = aws.get(f"originals/{NAME}")["ETag"]
+    event = download_event("download", NAME, {"If-None-Match": etag})
+    response = functions.download_image.handler(event, context)
+    assert response["statusCode"] == 304
+    assert headers_of(response)["Content-Type"] == "image/jpeg"
 
 
 @pytest.mark.parametrize("size", ["huge", "_failed", "../thumb", "THUMB", ""])
