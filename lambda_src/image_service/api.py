@@ -254,9 +254,7 @@ def stored_image_response(
     }
     if etag_matches(event.headers.get("If-None-Match"), stored.etag):
         stored.close()
-        return Response(
-            status_code=304, content_type=stored.content_type, headers=headers, body=""
-        )
+        return Response(status_code=304, content_type=stored.content_type, headers=headers, body="")
     return Response(
         status_code=200, content_type=stored.content_type, headers=headers, body=stored.read()
     )

@@ -292,7 +292,11 @@ def test_an_original_too_large_for_a_lambda_response_comes_by_presigned_url(
     redirect = requests.get(f"{service.url}/download/{name}", allow_redirects=False, timeout=30)
     assert redirect.status_code in (302, 307)
     assert redirect.headers["Location"].startswith(service.state["moto_endpoint"])
-    assert requests.get(redirect.headers["Location"], timeout=30).content == data
+    presigned = requests.get(redirect.headers["Location"], timeout=30)
+    assert presigned.content == data
+    # The bucket answers with the type and disposition the URL pins, not the object's own.
+    assert presigned.headers["Content-Type"] == "image/png"
+    assert presigned.headers["Content-Disposition"] == f'inline; filename="{name}"'
 
 
 def test_the_catalogue_lists_looks_up_and_deletes_over_http(service: RunnerProcess) -> None:

@@ -153,7 +153,21 @@ def test_large_original_redirects_to_a_short_lived_presigned_url(
     assert response["body"] == ""
     url = urlsplit(headers_of(response)["Location"])
     assert url.path.endswith(f"/originals/{NAME}")
-    assert parse_qs(url.query)["X-Amz-Expires"] == ["300"]
+    query = parse_qs(url.query)
+    assert query["X-Amz-Expires"] == ["300"]
+    # S3 answers the URL with these, whatever the object's metadata says (signed, so fixed).
+    assert query["response-content-type"] == ["image/jpeg"]
+    assert query["response-content-disposition"] == [f'inline; filename="{NAME}"']
+
+
+def test_a_large_original_of_an_unexpected_stored_type_redirects_as_opaque_bytes(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    aws.put(f"originals/{NAME}", b"<html>" + bytes(4_000_000), content_type="text/html")
+    response = functions.download_image.handler(download_event("download", NAME), context)
+    assert response["statusCode"] == 307
+    query = parse_qs(urlsplit(headers_of(response)["Location"]).query)
+    assert query["response-content-type"] == ["application/octet-stream"]
 
 
 def test_unknown_original_is_not_found(
