@@ -392,7 +392,8 @@ def test_the_waf_setting_adds_a_rate_limit_and_the_common_rule_set() -> None:
 def test_the_waf_holds_each_ip_to_fewer_tickets_than_other_requests() -> None:
     """A ticket holds a record for a day and is worth 50 MB of upload: `POST /uploads` has a
     per-IP rate of its own, below the one for every request."""
-    properties = everything_on().find_resources("AWS::WAFv2::WebACL").popitem()[1]["Properties"]
+    ((_, acl),) = everything_on().find_resources("AWS::WAFv2::WebACL").items()
+    properties = acl["Properties"]
     rules = {rule["Name"]: rule for rule in properties["Rules"]}
     tickets = rules["TicketsPerIp"]
     assert tickets["Action"] == {"Block": {}}
