@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the site's answers are this module's Replies
 
 log = logging.getLogger("local_runner")
 
+HOST = "127.0.0.1"  # the only address the runner listens on
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 INTEGRATION_TIMEOUT_S = 29.0  # API Gateway's default (and, for REST, usual) limit
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024  # read and drop an oversized body up to this, then hang up
@@ -132,10 +133,13 @@ def build_event(
     path_parameters: Mapping[str, str],
     source_ip: str,
     request_id: str,
+    domain_name: str,
     requested_path: str | None = None,
 ) -> dict[str, Any]:
     """The REST API Lambda proxy event (payload version 1.0).
 
+    `domain_name` is the API's own (here, the address the runner listens on), never the
+    client's Host header: API Gateway reports the domain it matched the request to.
     `requested_path` is the path as the client sent it: with the stage in front, as on the
     execute-api domain, or without, as behind a custom domain mapped at its root. It becomes
     `requestContext.path`, from which a function tells how the client reached it.
@@ -179,7 +183,7 @@ def build_event(
             "path": unquote(requested_path) if requested_path else f"/{api.stage}{path}",
             "protocol": "HTTP/1.1",
             "stage": api.stage,
-            "domainName": single_headers.get("Host", "127.0.0.1"),
+            "domainName": domain_name,
             "requestId": request_id,
             "extendedRequestId": request_id,
             "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
@@ -245,6 +249,23 @@ def _header_value(value: Any) -> str:
     return str(value)
 
 
+FORWARDED = frozenset({"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"})
+
+
+def forwarded_headers(
+    headers: list[tuple[str, str]], source_ip: str, port: int
+) -> list[tuple[str, str]]:
+    """The request's headers as API Gateway passes them on: X-Forwarded-For is what the
+    client sent with the caller's address appended; X-Forwarded-Proto and X-Forwarded-Port
+    are the gateway's own, whatever the client sent (here: plain HTTP on the runner's port)."""
+    sent_for = [value for name, value in headers if name.lower() == "x-forwarded-for"]
+    return [(name, value) for name, value in headers if name.lower() not in FORWARDED] + [
+        ("X-Forwarded-For", ", ".join([*sent_for, source_ip])),
+        ("X-Forwarded-Port", str(port)),
+        ("X-Forwarded-Proto", "http"),
+    ]
+
+
 class ApiServer(ThreadingHTTPServer):
     """One REST API on 127.0.0.1:port."""
 
@@ -271,7 +292,7 @@ class ApiServer(ThreadingHTTPServer):
         self.api_keys = api_keys
         self.integration_timeout_s = INTEGRATION_TIMEOUT_S
         self.function_timeouts: dict[str, float] = {}
-        super().__init__(("127.0.0.1", port), _Handler)
+        super().__init__((HOST, port), _Handler)
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="api", daemon=True)
@@ -310,24 +331,19 @@ class ApiServer(ThreadingHTTPServer):
                 return gateway_error(403, "Forbidden", "ForbiddenException")
         if route.function is None:  # a MOCK integration, e.g. the CORS preflight
             return Reply(route.mock_status, list(route.mock_headers.items()), b"")
-        # As API Gateway does; the protocol is what the client really used here: plain HTTP.
-        forwarded = [
-            ("X-Forwarded-For", source_ip),
-            ("X-Forwarded-Port", str(self.server_address[1])),
-            ("X-Forwarded-Proto", "http"),
-        ]
-        sent = {name.lower() for name, _ in headers}
+        port = self.server_address[1]
         event = build_event(
             api=self.api,
             route=route,
             method=method,
             raw_path=raw_path,
             query=split.query,
-            headers=headers + [h for h in forwarded if h[0].lower() not in sent],
+            headers=forwarded_headers(headers, source_ip, port),
             body=body,
             path_parameters=path_parameters,
             source_ip=source_ip,
             request_id=request_id,
+            domain_name=f"{HOST}:{port}",
             requested_path=split.path or "/",
         )
         function_timeout = self.function_timeouts.get(route.function, self.integration_timeout_s)

@@ -53,6 +53,10 @@ ERRORS_NOT_KEPT = (400, 403, 404, 405, 414, 500, 501, 502, 503, 504)
 HSTS_MAX_AGE = Duration.days(730)
 # WAF: requests per IP in any 5 minutes before it blocks; a feed page is about 31 requests.
 WAF_REQUESTS_PER_5_MINUTES = 2000
+# Direct-upload tickets per IP in any 5 minutes: each holds a record for a day and is worth
+# 50 MB in incoming/ (docs/SCALING.md, "A flood of tickets"); 100 is a card of photos at once.
+WAF_TICKETS_PER_5_MINUTES = 100
+TICKETS_PATH = "/uploads"
 # The common rule set's rules that read the body: an upload is image bytes (up to 4.5 MB),
 # which the size rule would block outright and the pattern rules could match by chance.
 WAF_BODY_RULES_COUNTED = (
@@ -379,8 +383,42 @@ def _security_headers(csp: str | None = None) -> cloudfront.ResponseSecurityHead
     )
 
 
+def _tickets_requested() -> wafv2.CfnWebACL.StatementProperty:
+    """`POST /uploads`, its path as the API routes it (percent-decoded, dot segments and
+    doubled slashes normalized)."""
+
+    def exactly(
+        search: str, field: wafv2.CfnWebACL.FieldToMatchProperty, transformations: list[str]
+    ) -> wafv2.CfnWebACL.StatementProperty:
+        return wafv2.CfnWebACL.StatementProperty(
+            byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+                field_to_match=field,
+                positional_constraint="EXACTLY",
+                search_string=search,
+                text_transformations=[
+                    wafv2.CfnWebACL.TextTransformationProperty(priority=index, type=kind)
+                    for index, kind in enumerate(transformations)
+                ],
+            )
+        )
+
+    return wafv2.CfnWebACL.StatementProperty(
+        and_statement=wafv2.CfnWebACL.AndStatementProperty(
+            statements=[
+                exactly("POST", wafv2.CfnWebACL.FieldToMatchProperty(method={}), ["NONE"]),
+                exactly(
+                    TICKETS_PATH,
+                    wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+                    ["URL_DECODE", "NORMALIZE_PATH"],
+                ),
+            ]
+        )
+    )
+
+
 def _web_acl(scope: Construct, settings: Settings) -> wafv2.CfnWebACL:
-    """A rate limit per IP and AWS's common rule set, in front of everything."""
+    """A rate limit per IP, a lower one on direct-upload tickets, and AWS's common rule set,
+    in front of everything."""
     stack = Stack.of(scope)
     # A CLOUDFRONT web ACL exists only in us-east-1. app.py refuses another region it knows
     # of; this rule stops a deployment to any other region before anything is created.
@@ -408,7 +446,7 @@ def _web_acl(scope: Construct, settings: Settings) -> wafv2.CfnWebACL:
         scope,
         "Firewall",
         scope="CLOUDFRONT",
-        description=f"Image service {settings.stage}: rate limit per IP, common rule set",
+        description=f"Image service {settings.stage}: rate limits per IP, common rule set",
         default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
         visibility_config=visibility("waf"),
         rules=[
@@ -426,8 +464,22 @@ def _web_acl(scope: Construct, settings: Settings) -> wafv2.CfnWebACL:
                 visibility_config=visibility("requests-per-ip"),
             ),
             wafv2.CfnWebACL.RuleProperty(
-                name="CommonRuleSet",
+                name="TicketsPerIp",
                 priority=1,
+                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                        aggregate_key_type="IP",
+                        limit=WAF_TICKETS_PER_5_MINUTES,
+                        evaluation_window_sec=300,
+                        scope_down_statement=_tickets_requested(),
+                    )
+                ),
+                visibility_config=visibility("tickets-per-ip"),
+            ),
+            wafv2.CfnWebACL.RuleProperty(
+                name="CommonRuleSet",
+                priority=2,
                 override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
                 statement=wafv2.CfnWebACL.StatementProperty(
                     managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(

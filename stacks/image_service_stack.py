@@ -118,8 +118,8 @@ class ImageServiceStack(Stack):
             ),
             # It only signs: the presigned POST it hands out can write incoming/<id> alone.
             api.tickets: Access(put=[INCOMING_PREFIX], table=["dynamodb:PutItem"]),
-            # A direct upload is copied from incoming/ to originals/ and removed; an image
-            # deleted while it was ingested loses the copy again.
+            # A direct upload's bytes, once validated, are written to originals/ and removed
+            # from incoming/; an image deleted while it was ingested loses its original again.
             processing.worker: Access(
                 read=[ORIGINALS_PREFIX, INCOMING_PREFIX],
                 put=[THUMBNAILS_PREFIX, ORIGINALS_PREFIX],

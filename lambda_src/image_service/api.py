@@ -160,22 +160,34 @@ def from_edge(event: APIGatewayProxyEvent) -> bool:
 
 
 def base_url(event: APIGatewayProxyEvent, public_host: str) -> str:
-    """`https://<host>[/<stage>]`: where the client reached this API.
+    """`https://<host>[/<stage>]`: where the client reached this API, from no request header.
 
     Through the distribution that is `https://<public_host>` (the stage path hidden), the
-    host coming from the function's own environment, never from a header. On the
+    host coming from the function's own environment. Otherwise it is
+    `requestContext.domainName`, the API's domain as API Gateway matched the request (the
+    execute-api domain or a custom domain), always over HTTPS, which is all API Gateway
+    serves; only the local runner reports a loopback domain, served over plain HTTP. On the
     execute-api domain `requestContext.path` carries the stage in front of the resource path;
     behind an API Gateway custom domain it does not, so the prefix is whatever
-    `requestContext.path` has in front of `path`. API Gateway always sets X-Forwarded-Proto.
+    `requestContext.path` has in front of `path`.
     """
     if public_host and from_edge(event):
         return f"https://{public_host}"
-    host = event.headers.get("Host") or event.request_context.domain_name or "localhost"
-    scheme = (event.headers.get("X-Forwarded-Proto") or "https").split(",")[0].strip()
+    domain = event.request_context.domain_name or "localhost"
+    scheme = "http" if is_loopback(domain) else "https"
     path = event.path or ""
     full_path = event.request_context.path or path
     prefix = full_path[: -len(path)] if path and full_path.endswith(path) else ""
-    return f"{scheme}://{host}{prefix.rstrip('/')}"
+    return f"{scheme}://{domain}{prefix.rstrip('/')}"
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+def is_loopback(domain: str) -> bool:
+    """`127.0.0.1`, `localhost` or `[::1]`, with or without a port."""
+    host = domain.partition("]")[0] + "]" if domain.startswith("[") else domain.partition(":")[0]
+    return host.lower() in LOOPBACK_HOSTS
 
 
 def created(
@@ -230,7 +242,10 @@ def stored_image_response(
     cache_control: str,
     extra: Mapping[str, str] | None = None,
 ) -> Response[Any]:
-    """The stored image's bytes, or 304 when the client's copy (If-None-Match) is current."""
+    """The stored image's bytes, or 304 when the client's copy (If-None-Match) is current.
+
+    The 304 carries the representation's own Content-Type: without one, API Gateway would
+    add `application/json` to it."""
     headers = {
         "ETag": stored.etag,
         "Cache-Control": cache_control,
@@ -239,7 +254,7 @@ def stored_image_response(
     }
     if etag_matches(event.headers.get("If-None-Match"), stored.etag):
         stored.close()
-        return Response(status_code=304, headers=headers, body="")
+        return Response(status_code=304, content_type=stored.content_type, headers=headers, body="")
     return Response(
         status_code=200, content_type=stored.content_type, headers=headers, body=stored.read()
     )

@@ -119,7 +119,8 @@ def take_off_the_edge(image_id: str, name: str) -> None:
 def delete_image(matched: str) -> Response[Any]:
     """Hide the image at once (one write), then remove its bytes, take it off the edge
     caches, then remove its record. A fault in between answers 503 and leaves the record
-    `deleting`, so a retry finishes the job."""
+    `deleting`, so a retry finishes the job. Of deletions racing each other, the one that
+    removes the record answers 204, the others 404: it is gone by the time they finish."""
     image_id = _id_parameter()
     token = app.current_event.headers.get("X-Delete-Token")
     try:
@@ -140,7 +141,8 @@ def delete_image(matched: str) -> Response[Any]:
         if name:
             # After the bytes are gone: an edge that misses from now on finds nothing.
             take_off_the_edge(image_id, name)
-        catalogue.finish_delete(image_id)
+        if catalogue.finish_delete(image_id) is records.Outcome.GONE:
+            raise NotFound("No image with this id.")
     except (ClientError, BotoCoreError) as err:
         raise ServiceUnavailable() from err
     logger.append_keys(image_id=image_id)

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from image_service import api, names
 from image_service.config import DownloadImageConfig
 from image_service.errors import NotFound, ServiceUnavailable
-from image_service.storage import API_BOTO_CONFIG, get_object
+from image_service.storage import API_BOTO_CONFIG, StoredObject, get_object
 
 CONFIG = DownloadImageConfig.from_environ(os.environ)
 logger = Logger()
@@ -26,6 +26,17 @@ app, handler = api.rest_function(logger, CONFIG.cors_origins)
 MAX_INLINE_BYTES = 4_000_000
 # The redirect to it is never kept (no-store), so no cache outlives the URL.
 PRESIGNED_URL_SECONDS = 300
+
+
+def presigned_overrides(name: str, stored: StoredObject) -> dict[str, str]:
+    """What S3 answers the presigned GET with, whatever the object's own metadata says: the
+    type from the allow-list, and `inline`, since that type was read from bytes that were
+    decoded, so a browser shows the image it is (S3 has no override for nosniff). The name
+    is a validated image name: nothing in it needs quoting."""
+    return {
+        "ResponseContentType": stored.content_type,
+        "ResponseContentDisposition": f'inline; filename="{name}"',
+    }
 
 
 # `name` is the resolver's match; the name used is API Gateway's (see api.name_parameter).
@@ -47,7 +58,7 @@ def download_image(name: str) -> Response[Any]:
         stored.close()
         url = s3.generate_presigned_url(
             "get_object",
-            Params={"Bucket": CONFIG.bucket_name, "Key": key},
+            Params={"Bucket": CONFIG.bucket_name, "Key": key, **presigned_overrides(valid, stored)},
             ExpiresIn=PRESIGNED_URL_SECONDS,
         )
         return Response(

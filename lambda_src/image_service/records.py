@@ -346,14 +346,22 @@ class Catalogue:
             image_id, expression + " REMOVE #gave_up", values, condition=self._INGESTIBLE
         )
 
-    def finish_delete(self, image_id: str) -> None:
-        self.client.delete_item(
-            TableName=self.table,
-            Key={TABLE_KEY: {"S": image_id}},
-            ConditionExpression="#status = :deleting",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":deleting": {"S": Status.DELETING}},
-        )
+    def finish_delete(self, image_id: str) -> Outcome:
+        """Remove the record of a deletion: UPDATED for the one deletion that removes it, GONE
+        for any other that raced it there (the record had already gone)."""
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key={TABLE_KEY: {"S": image_id}},
+                ConditionExpression="#status = :deleting",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":deleting": {"S": Status.DELETING}},
+            )
+        except ClientError as err:
+            if not _is_condition_failure(err):
+                raise
+            return Outcome.GONE
+        return Outcome.UPDATED
 
     def feed(self, limit: int, after_id: str | None) -> Page:
         """One page of the feed, newest first: one Query on the sparse feed index.
@@ -429,4 +437,8 @@ def decode_cursor(cursor: str, scope: str) -> str:
     after = data.get("after")
     if not isinstance(after, str) or names.valid_id(after) is None:
         raise BadCursor("malformed")
+    # Base64 decodes padding, and the spare bits of a last character, however they are
+    # written: only the exact string encode_cursor makes is one this feed issued.
+    if not hmac.compare_digest(cursor, encode_cursor(after, scope)):
+        raise BadCursor("not as issued")
     return after

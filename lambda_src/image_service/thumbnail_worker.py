@@ -4,8 +4,8 @@ original, then records the outcome in the catalogue.
 Two kinds of message arrive on the queue:
 - the upload function's job for `originals/<name>` (`POST /upload`): render, record `ready`;
 - the bucket's `ObjectCreated` event for `incoming/<id>` (a direct upload): check the real size,
-  read the type from the bytes, decode once to validate and to render, copy the bytes to
-  `originals/<id>.<ext>`, record `pending` (now named and listed), remove `incoming/<id>`,
+  read the type from the bytes, decode once to validate and to render, write the bytes read
+  to `originals/<id>.<ext>`, record `pending` (now named and listed), remove `incoming/<id>`,
   store the thumbnails, record `ready`. Bytes that are not an acceptable image are removed
   and the record becomes `rejected`. S3's `s3:TestEvent` is ignored.
 
@@ -258,12 +258,13 @@ def ingest(arrival: Arrival, attempts: int, log: dict[str, Any]) -> bool:
         return False
     name = f"{arrival.id}.{probe.image_type.extension}"
     log["image_name"] = name
-    s3.copy_object(
+    # The bytes that were decoded, not whatever incoming/<id> holds by now: a ticket can be
+    # posted to again until it expires, and a copy would take the later bytes unchecked.
+    s3.put_object(
         Bucket=CONFIG.bucket_name,
         Key=names.original_key(name),
-        CopySource={"Bucket": CONFIG.bucket_name, "Key": arrival.key},
+        Body=data,
         ContentType=probe.image_type.content_type,
-        MetadataDirective="REPLACE",
     )
     outcome = catalogue.mark_ingested(
         arrival.id,
@@ -278,7 +279,13 @@ def ingest(arrival: Arrival, attempts: int, log: dict[str, Any]) -> bool:
         logger.info("upload deleted meanwhile; removed", extra=log)
         return False
     if outcome is Outcome.UNCHANGED:
-        return False  # another delivery of this event got there first
+        # Another delivery of this event got there first (the same name), or another arrival
+        # on the ticket settled it (rejected, or another type): that one's original stands.
+        record = catalogue.get(arrival.id)
+        if record is None or record.get("name") != name:
+            remove([names.original_key(name)])
+            logger.info("ticket settled by another arrival; original removed", extra=log)
+        return False
     remove([arrival.key])
     return finish(Job(name), rendered, log)
 

@@ -9,6 +9,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from email import errors
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -63,12 +64,22 @@ def _from_json(body: bytes) -> Upload:
     return Upload(data, names.clean_filename(filename))
 
 
+# The parser's notes that a body is cut short: it keeps what it read, boundary bytes included.
+UNTERMINATED = (errors.CloseBoundaryNotFoundDefect, errors.StartBoundaryNotFoundDefect)
+
+
 def _from_multipart(body: bytes, content_type: str) -> Upload:
     # The standard library's MIME parser reads multipart/form-data: no extra dependency.
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
     message = BytesParser(EmailMessage, policy=HTTP).parsebytes(head + body)
-    if not message.is_multipart() or not message.get_boundary():
+    boundary = message.get_boundary()
+    if not message.is_multipart() or not boundary:
         raise MalformedRequest("The multipart body could not be parsed.")
+    close_delimiter = f"--{boundary}--".encode("latin-1", errors="replace")
+    if any(isinstance(defect, UNTERMINATED) for defect in message.defects) or not body.rstrip(
+        b" \t\r\n"
+    ).endswith(close_delimiter):
+        raise MalformedRequest("The multipart body does not end with its closing boundary.")
     for part in message.iter_parts():
         if part.get_param("name", header="content-disposition") == "file":
             data = part.get_payload(decode=True)

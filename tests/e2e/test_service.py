@@ -92,6 +92,15 @@ def check_rendition(image: Image.Image, source: tuple[int, int], spec: dict[str,
         assert image.width == box[0] or image.height == box[1]
 
 
+def assert_not_modified(url: str, fetched: requests.Response) -> None:
+    """A conditional GET for what was fetched: 304, no body, and the representation's own
+    Content-Type (not the JSON type API Gateway gives an answer without one)."""
+    again = requests.get(url, headers={"If-None-Match": fetched.headers["ETag"]}, timeout=30)
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["Content-Type"] == fetched.headers["Content-Type"]
+
+
 @pytest.mark.parametrize(("ext", "make", "content_type", "pil_format"), FORMATS)
 def test_each_format_uploads_and_every_rendition_is_made(
     service: RunnerProcess, ext: str, make: Callable[[], bytes], content_type: str, pil_format: str
@@ -110,6 +119,7 @@ def test_each_format_uploads_and_every_rendition_is_made(
     assert original.status_code == 200
     assert original.content == data
     assert original.headers["Content-Type"] == content_type
+    assert_not_modified(f"{service.url}{body['links']['image']}", original)
 
     for rendition, spec in RENDITIONS.items():
         made = thumbnail(service, body["name"], rendition)
@@ -117,6 +127,7 @@ def test_each_format_uploads_and_every_rendition_is_made(
         image = Image.open(io.BytesIO(made.content))
         assert Image.MIME[image.format or ""] == made.headers["Content-Type"]
         check_rendition(image, source.size, spec)
+        assert_not_modified(made.url, made)
     default = thumbnail(service, body["name"])
     assert default.status_code == 200
 
@@ -233,6 +244,29 @@ def test_stage_prefix_and_encoded_slashes(service: RunnerProcess) -> None:
     assert traversal.json()["error"]["code"] == "InvalidName"
 
 
+@pytest.mark.parametrize("prefix", ["", "/dev"], ids=["root", "stage-path"])
+def test_location_is_the_runners_own_address_whatever_host_and_proto_the_client_sends(
+    service: RunnerProcess, prefix: str
+) -> None:
+    forged = {"Host": "evil.example", "X-Forwarded-Proto": "javascript"}
+    created = requests.post(
+        f"{service.url}{prefix}/upload",
+        data=images.png(32, 32),
+        headers={"Content-Type": "image/png", **forged},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    assert created.headers["Location"] == f"{service.url}{prefix}/download/{created.json()['name']}"
+    ticket = requests.post(
+        f"{service.url}{prefix}/uploads",
+        json={"filename": "a.png", "content_type": "image/png", "size": 100},
+        headers=forged,
+        timeout=30,
+    )
+    assert ticket.status_code == 201, ticket.text
+    assert ticket.headers["Location"] == f"{service.url}{prefix}/images/{ticket.json()['id']}"
+
+
 def test_cors_preflight(service: RunnerProcess) -> None:
     response = requests.options(
         f"{service.url}/upload",
@@ -258,7 +292,11 @@ def test_an_original_too_large_for_a_lambda_response_comes_by_presigned_url(
     redirect = requests.get(f"{service.url}/download/{name}", allow_redirects=False, timeout=30)
     assert redirect.status_code in (302, 307)
     assert redirect.headers["Location"].startswith(service.state["moto_endpoint"])
-    assert requests.get(redirect.headers["Location"], timeout=30).content == data
+    presigned = requests.get(redirect.headers["Location"], timeout=30)
+    assert presigned.content == data
+    # The bucket answers with the type and disposition the URL pins, not the object's own.
+    assert presigned.headers["Content-Type"] == "image/png"
+    assert presigned.headers["Content-Disposition"] == f'inline; filename="{name}"'
 
 
 def test_the_catalogue_lists_looks_up_and_deletes_over_http(service: RunnerProcess) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from typing import Any
+from unittest import mock
 
 import pytest
 from image_service import records
@@ -144,6 +146,14 @@ def _other_json_cursor() -> str:
     return f"{payload}.AAAAAAAAAAAAAAAAAAAAAA"
 
 
+def _same_bits_last_character(last: str) -> str:
+    """Another last character that decodes to the same bytes: 16 bytes of MAC in 22 base64
+    characters leave the last one 4 bits that decoding drops."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    index = alphabet.index(last)
+    return alphabet[index ^ 1]
+
+
 @pytest.mark.parametrize(
     "make",
     [
@@ -158,6 +168,9 @@ def _other_json_cursor() -> str:
         lambda good: "." * 3,
         lambda good: "A" * 5000,
         lambda good: good + "\x00",
+        lambda good: good + "==",
+        lambda good: good.replace(".", "==."),
+        lambda good: good[:-1] + _same_bits_last_character(good[-1]),
     ],
     ids=[
         "random",
@@ -171,6 +184,9 @@ def _other_json_cursor() -> str:
         "dots",
         "huge",
         "nul",
+        "padding-appended",
+        "payload-padded",
+        "spare-bits-changed",
     ],
 )
 def test_a_cursor_this_feed_did_not_issue_is_refused(
@@ -297,6 +313,40 @@ def test_an_unknown_image_cannot_be_deleted(
 ) -> None:
     response = delete(functions, context, "01JDXK9V3Q8ZJ4W6M2T5R7Y0AB", "anything")
     assert error_of(response) == (404, "NotFound")
+
+
+def test_of_five_deletions_racing_one_answers_204_and_the_others_404_without_an_error(
+    functions: Functions, aws: Aws, context: LambdaContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Five DELETEs with the right token, each past its look-up, mark and object removal
+    before the first removes the record: the first answers 204, the others find the record
+    gone at their last step and answer 404, with nothing logged as an error."""
+    created = upload(functions, context)
+    render(functions, context, created["name"])
+    client = functions.catalogue.catalogue.client
+    real_delete_item = client.delete_item
+    started: list[None] = []
+    answers: list[dict[str, Any]] = []
+
+    def deletion() -> None:
+        started.append(None)
+        answers.append(delete(functions, context, created["id"], created["delete_token"]))
+
+    def the_next_one_first(**kwargs: Any) -> Any:
+        # Each deletion that gets here lets the next one start and run up to here: the fifth
+        # removes the record, then the fourth, ..., the first try to.
+        if len(started) < 5:
+            deletion()
+        return real_delete_item(**kwargs)
+
+    with mock.patch.object(client, "delete_item", the_next_one_first):
+        deletion()
+    statuses = [answer["statusCode"] for answer in answers]
+    assert statuses == [204, 404, 404, 404, 404]
+    assert all(error_of(answer) == (404, "NotFound") for answer in answers[1:])
+    assert aws.record(created["id"]) is None
+    assert not [k for k in aws.object_keys() if created["id"] in k]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_a_job_still_in_flight_brings_nothing_back(

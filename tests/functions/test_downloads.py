@@ -138,6 +138,8 @@ def test_conditional_get(
     response = functions.download_image.handler(download_event("download", NAME, headers), context)
     assert response["statusCode"] == status
     assert headers_of(response)["ETag"] == etag
+    # The representation's own type, on a 304 too (never the JSON type of an error).
+    assert headers_of(response)["Content-Type"] == "image/jpeg"
     if status == 304:
         assert response["body"] == ""
 
@@ -151,7 +153,21 @@ def test_large_original_redirects_to_a_short_lived_presigned_url(
     assert response["body"] == ""
     url = urlsplit(headers_of(response)["Location"])
     assert url.path.endswith(f"/originals/{NAME}")
-    assert parse_qs(url.query)["X-Amz-Expires"] == ["300"]
+    query = parse_qs(url.query)
+    assert query["X-Amz-Expires"] == ["300"]
+    # S3 answers the URL with these, whatever the object's metadata says (signed, so fixed).
+    assert query["response-content-type"] == ["image/jpeg"]
+    assert query["response-content-disposition"] == [f'inline; filename="{NAME}"']
+
+
+def test_a_large_original_of_an_unexpected_stored_type_redirects_as_opaque_bytes(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    aws.put(f"originals/{NAME}", b"<html>" + bytes(4_000_000), content_type="text/html")
+    response = functions.download_image.handler(download_event("download", NAME), context)
+    assert response["statusCode"] == 307
+    query = parse_qs(urlsplit(headers_of(response)["Location"]).query)
+    assert query["response-content-type"] == ["application/octet-stream"]
 
 
 def test_unknown_original_is_not_found(
@@ -192,7 +208,20 @@ def test_thumbnail_conditional_get(functions: Functions, aws: Aws, context: Lamb
     aws.put(f"thumbnails/thumb/{NAME}", b"thumb-bytes")
     etag = aws.get(f"thumbnails/thumb/{NAME}")["ETag"]
     event = download_event("download-thumbnail", NAME, {"If-None-Match": etag})
-    assert functions.download_thumbnail.handler(event, context)["statusCode"] == 304
+    response = functions.download_thumbnail.handler(event, context)
+    assert response["statusCode"] == 304
+    assert headers_of(response)["Content-Type"] == "image/jpeg"
+
+
+def test_a_large_originals_304_carries_its_own_type(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    aws.put(f"originals/{NAME}", b"\xff\xd8\xff" + bytes(4_000_000))
+    etag = aws.get(f"originals/{NAME}")["ETag"]
+    event = download_event("download", NAME, {"If-None-Match": etag})
+    response = functions.download_image.handler(event, context)
+    assert response["statusCode"] == 304
+    assert headers_of(response)["Content-Type"] == "image/jpeg"
 
 
 @pytest.mark.parametrize("size", ["huge", "_failed", "../thumb", "THUMB", ""])

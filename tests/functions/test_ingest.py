@@ -24,6 +24,7 @@ from tests.functions.conftest import (
     Aws,
     Functions,
     LambdaContext,
+    body_of,
     download_event,
     error_of,
     sqs_event,
@@ -192,6 +193,69 @@ def test_a_second_upload_to_a_used_ticket_is_removed(
     only_originals_and_thumbnails(aws, name)
 
 
+def html_kilobyte() -> bytes:
+    page = corpus.html_page()
+    return page + b" " * (1024 - len(page))
+
+
+def test_the_original_is_the_bytes_that_were_validated_not_a_later_post(
+    functions: Functions, aws: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ticket is posted to again, with HTML, right after the worker read the PNG: the
+    original is the PNG it decoded, and the later post's own event replaces nothing."""
+    created = ticket(functions, context, content_type="image/png")
+    png = images.png(640, 480)
+    real_ingest = functions.worker.imaging.ingest
+
+    def posted_again_meanwhile(data: bytes, *args: Any, **kwargs: Any) -> Any:
+        aws.put(names.incoming_key(created["id"]), html_kilobyte(), "image/png")
+        return real_ingest(data, *args, **kwargs)
+
+    monkeypatch.setattr(functions.worker.imaging, "ingest", posted_again_meanwhile)
+    assert arrive(functions, aws, context, created["id"], png) == OK
+    monkeypatch.setattr(functions.worker.imaging, "ingest", real_ingest)
+    name = f"{created['id']}.png"
+    original = aws.get(names.original_key(name))
+    assert (original["Data"], original["ContentType"]) == (png, "image/png")
+    record = aws.record(created["id"])
+    assert record is not None
+    assert (record["status"], record["size"]) == ("ready", len(png))
+    # The HTML post's own event: the ticket is used, so its bytes go and nothing changes.
+    aws.put(names.incoming_key(created["id"]), html_kilobyte(), "image/png")
+    assert deliver(functions, context, created["id"]) == OK
+    assert aws.record(created["id"]) == record
+    download = functions.download_image.handler(download_event("download", name), context)
+    assert body_of(download) == png
+    only_originals_and_thumbnails(aws, name)
+
+
+def test_an_arrival_that_loses_the_ticket_to_another_leaves_no_original(
+    functions: Functions, aws: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two posts to one ticket decoded at once: the HTML is rejected while the PNG is still
+    being decoded, so the PNG finds the ticket settled and takes back the original it wrote."""
+    created = ticket(functions, context, content_type="image/png")
+    real_ingest = functions.worker.imaging.ingest
+    calls: list[int] = []
+
+    def rejected_meanwhile(data: bytes, *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(data))
+        if len(calls) == 1:
+            aws.put(names.incoming_key(created["id"]), html_kilobyte(), "image/png")
+            arrival = functions.worker.Arrival(created["id"])
+            assert functions.worker.ingest(arrival, 1, {}) is False
+            assert aws.record(created["id"])["status"] == "rejected"  # type: ignore[index]
+        return real_ingest(data, *args, **kwargs)
+
+    monkeypatch.setattr(functions.worker.imaging, "ingest", rejected_meanwhile)
+    assert arrive(functions, aws, context, created["id"], images.png()) == OK
+    assert len(calls) == 2
+    record = aws.record(created["id"])
+    assert record is not None
+    assert (record["status"], record["error"]["code"]) == ("rejected", "UnsupportedMediaType")
+    assert aws.object_keys() == []
+
+
 @pytest.mark.parametrize("state", ["never-ticketed", "deleted", "deleting"])
 def test_bytes_without_a_waiting_ticket_are_removed_and_never_catalogued(
     functions: Functions, aws: Aws, context: LambdaContext, state: str
@@ -236,13 +300,14 @@ def test_events_that_are_not_this_buckets_uploads_go_to_the_dlq(
 
 # Retries after a crash at any step --------------------------------------------------------
 
+# (client, method, the key it writes when only some of the method's calls are that step)
 STEPS = {
-    "read": ("s3", "get_object"),
-    "copy": ("s3", "copy_object"),
-    "record-pending": ("dynamodb", "update_item"),
-    "remove-incoming": ("s3", "delete_objects"),
-    "store-thumbnail": ("s3", "put_object"),
-    "look-up": ("dynamodb", "get_item"),
+    "read": ("s3", "get_object", None),
+    "store-original": ("s3", "put_object", "originals/"),
+    "record-pending": ("dynamodb", "update_item", None),
+    "remove-incoming": ("s3", "delete_objects", None),
+    "store-thumbnail": ("s3", "put_object", "thumbnails/"),
+    "look-up": ("dynamodb", "get_item", None),
 }
 
 
@@ -252,9 +317,14 @@ def test_a_fault_at_any_step_is_retried_to_the_same_end(
 ) -> None:
     created = ticket(functions, context)
     data = images.jpeg(800, 600)
-    service, method = STEPS[step]
+    service, method, prefix = STEPS[step]
     client = functions.worker.s3 if service == "s3" else functions.worker.catalogue.client
-    with flaky(client, method, FAULTS["ServiceUnavailable-503"](method), failures=1):
+    fault = FAULTS["ServiceUnavailable-503"](method)
+
+    def at_step(kwargs: dict[str, Any]) -> bool:
+        return prefix is None or str(kwargs.get("Key", "")).startswith(prefix)
+
+    with flaky(client, method, fault, failures=1, when=at_step):
         assert arrive(functions, aws, context, created["id"], data) == FAILED
     assert deliver(functions, context, created["id"], attempt=2) == OK
     record = aws.record(created["id"])
@@ -315,16 +385,17 @@ def test_an_image_deleted_while_it_is_ingested_leaves_nothing(
     functions: Functions, aws: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     created = ticket(functions, context)
-    real_copy = functions.worker.s3.copy_object
+    real_put = functions.worker.s3.put_object
 
-    def copy_then_deleted(**kwargs: Any) -> Any:
-        result = real_copy(**kwargs)
-        token = {"X-Delete-Token": created["delete_token"]}
-        event = catalogue_event("DELETE", created["id"], token)
-        assert functions.catalogue.handler(event, context)["statusCode"] == 204
+    def original_stored_then_deleted(**kwargs: Any) -> Any:
+        result = real_put(**kwargs)
+        if kwargs["Key"].startswith("originals/"):
+            token = {"X-Delete-Token": created["delete_token"]}
+            event = catalogue_event("DELETE", created["id"], token)
+            assert functions.catalogue.handler(event, context)["statusCode"] == 204
         return result
 
-    monkeypatch.setattr(functions.worker.s3, "copy_object", copy_then_deleted)
+    monkeypatch.setattr(functions.worker.s3, "put_object", original_stored_then_deleted)
     assert arrive(functions, aws, context, created["id"], images.jpeg()) == OK
     assert aws.object_keys() == []
     assert aws.record(created["id"]) is None

@@ -29,8 +29,11 @@ from tests.functions.conftest import (
 NAME_PATTERN = r"[0-7][0-9A-HJKMNP-TV-Z]{25}\.(jpg|png|gif|webp)"
 
 
+BOUNDARY = "----form-boundary-7MA4YWxkTrZu0gW"
+
+
 def multipart(data: bytes, field: str = "file", filename: str = "holiday.jpg") -> tuple[bytes, str]:
-    boundary = "----form-boundary-7MA4YWxkTrZu0gW"
+    boundary = BOUNDARY
     body = (
         (
             f"--{boundary}\r\n"
@@ -301,6 +304,34 @@ def test_refused_uploads_leave_nothing_behind(
     assert aws.messages() == []
 
 
+@pytest.mark.parametrize(
+    "cut",
+    [1, 2, 3, len(BOUNDARY) + 3, len(BOUNDARY) + 6],
+    ids=["last-dash", "both-dashes", "into-the-boundary", "all-but-a-dash", "all-of-it"],
+)
+def test_a_multipart_body_cut_short_of_its_closing_boundary_is_malformed(
+    functions: Functions, aws: Aws, context: LambdaContext, cut: int
+) -> None:
+    """A body whose closing boundary is cut short would otherwise end the file with what is
+    left of it (`\\r\\n-`, say): nothing of it is stored."""
+    form, content_type = multipart(images.jpeg())
+    body = form.removesuffix(b"\r\n")  # what `cut` counts from: `...\r\n--<boundary>--`
+    response = functions.upload.handler(upload_event(body[:-cut], content_type), context)
+    assert error_of(response) == (400, "MalformedRequest")
+    assert aws.object_keys() == []
+    assert aws.messages() == []
+
+
+def test_a_multipart_body_ends_with_its_closing_boundary_and_optional_line_breaks(
+    functions: Functions, aws: Aws, context: LambdaContext
+) -> None:
+    data = images.png()
+    form, content_type = multipart(data)
+    for body in (form.removesuffix(b"\r\n"), form + b"\r\n"):
+        response = functions.upload.handler(upload_event(body, content_type), context)
+        assert_created(response, aws, data, "png", "image/png")
+
+
 def test_body_that_is_not_base64_is_malformed(
     functions: Functions, aws: Aws, context: LambdaContext
 ) -> None:
@@ -360,19 +391,44 @@ def test_ids_are_unique_and_unguessable(
 
 
 @pytest.mark.parametrize(
-    ("forwarded_proto", "scheme"), [("http", "http"), ("https", "https"), (None, "https")]
+    "forged",
+    [
+        {"Host": "evil.example"},
+        {"X-Forwarded-Proto": "javascript"},
+        {"X-Forwarded-Proto": "http"},
+        {"Host": "evil.example", "X-Forwarded-Proto": "javascript", "X-Forwarded-Host": "x"},
+    ],
+    ids=["host", "proto-javascript", "proto-http", "all"],
 )
-def test_location_scheme_is_the_one_api_gateway_forwards(
-    functions: Functions,
-    aws: Aws,
-    context: LambdaContext,
-    forwarded_proto: str | None,
-    scheme: str,
+def test_no_request_header_puts_its_host_or_scheme_in_location(
+    functions: Functions, aws: Aws, context: LambdaContext, forged: dict[str, str]
 ) -> None:
-    event = upload_event(images.png())
-    event["headers"] = {"Host": "127.0.0.1:3000", "Content-Type": "image/png"}
-    if forwarded_proto:
-        event["headers"]["X-Forwarded-Proto"] = forwarded_proto
+    """Location names the API's own domain as API Gateway reports it, over HTTPS."""
+    event = upload_event(images.png(), "image/png", forged)
     response = functions.upload.handler(event, context)
     name = json.loads(response["body"])["name"]
-    assert headers_of(response)["Location"] == f"{scheme}://127.0.0.1:3000/dev/download/{name}"
+    expected = f"https://abc123.execute-api.us-east-1.amazonaws.com/dev/download/{name}"
+    assert headers_of(response)["Location"] == expected
+
+
+@pytest.mark.parametrize(
+    ("domain", "scheme"),
+    [
+        ("127.0.0.1:3000", "http"),
+        ("localhost:3000", "http"),
+        ("[::1]:3000", "http"),
+        ("127.0.0.1", "http"),
+        ("photos.example.com", "https"),
+        ("127.0.0.1.example.com", "https"),
+        ("localhost.example.com:3000", "https"),
+    ],
+)
+def test_only_a_loopback_api_domain_is_plain_http(
+    functions: Functions, aws: Aws, context: LambdaContext, domain: str, scheme: str
+) -> None:
+    """The local runner reports its own loopback address; API Gateway serves HTTPS only."""
+    event = upload_event(images.png(), "image/png", {"X-Forwarded-Proto": "https"})
+    event["requestContext"]["domainName"] = domain
+    response = functions.upload.handler(event, context)
+    name = json.loads(response["body"])["name"]
+    assert headers_of(response)["Location"] == f"{scheme}://{domain}/dev/download/{name}"

@@ -389,6 +389,40 @@ def test_the_waf_setting_adds_a_rate_limit_and_the_common_rule_set() -> None:
     assert assertion["AssertDescription"].startswith("waf:")
 
 
+def test_the_waf_holds_each_ip_to_fewer_tickets_than_other_requests() -> None:
+    """A ticket holds a record for a day and is worth 50 MB of upload: `POST /uploads` has a
+    per-IP rate of its own, below the one for every request."""
+    ((_, acl),) = everything_on().find_resources("AWS::WAFv2::WebACL").items()
+    properties = acl["Properties"]
+    rules = {rule["Name"]: rule for rule in properties["Rules"]}
+    tickets = rules["TicketsPerIp"]
+    assert tickets["Action"] == {"Block": {}}
+    rate = tickets["Statement"]["RateBasedStatement"]
+    assert (rate["AggregateKeyType"], rate["EvaluationWindowSec"]) == ("IP", 300)
+    assert rate["Limit"] == delivery.WAF_TICKETS_PER_5_MINUTES
+    assert rate["Limit"] < delivery.WAF_REQUESTS_PER_5_MINUTES
+    matches = {
+        next(iter(m["FieldToMatch"])): m
+        for m in (
+            s["ByteMatchStatement"]
+            for s in rate["ScopeDownStatement"]["AndStatement"]["Statements"]
+        )
+    }
+    assert set(matches) == {"Method", "UriPath"}
+    assert (matches["Method"]["SearchString"], matches["Method"]["PositionalConstraint"]) == (
+        "POST",
+        "EXACTLY",
+    )
+    path = matches["UriPath"]
+    assert (path["SearchString"], path["PositionalConstraint"]) == ("/uploads", "EXACTLY")
+    assert [t["Type"] for t in path["TextTransformations"]] == ["URL_DECODE", "NORMALIZE_PATH"]
+    # The distribution sends exactly this path to the API, at its root.
+    assert "/uploads" in delivery.UNCACHED_API_PATHS
+    # WAF refuses a web ACL whose rules share a priority.
+    priorities = [rule["Priority"] for rule in properties["Rules"]]
+    assert len(set(priorities)) == len(priorities)
+
+
 def test_every_option_on_is_still_clean_for_cdk_nag_and_cfn_lint() -> None:
     report = AwsSolutionsChecks().validate_scope(everything_on_stack())
     assert report.success, [v.rule_name for v in report.violations]

@@ -320,7 +320,7 @@ def test_worker_reads_originals_and_direct_uploads_and_writes_thumbnails(
     assert may(template, WORKER, "s3:GetObject", object_arn("originals/A.jpg"))
     assert may(template, WORKER, "s3:GetObject", object_arn("incoming/A"))
     assert may(template, WORKER, "s3:PutObject", object_arn("thumbnails/thumb/A.jpg"))
-    # A direct upload becomes an original by a copy; incoming/ is emptied behind it.
+    # A direct upload's validated bytes are written as its original; incoming/ is emptied.
     assert may(template, WORKER, "s3:PutObject", object_arn("originals/A.jpg"))
     assert may(template, WORKER, "s3:DeleteObject", object_arn("incoming/A"))
     assert not may(template, WORKER, "s3:PutObject", object_arn("incoming/A"))

@@ -91,6 +91,7 @@ def test_event_has_the_rest_proxy_shape(fixture_service: Service) -> None:
         path_parameters={"id": "a b"},
         source_ip="127.0.0.1",
         request_id="req-1",
+        domain_name="127.0.0.1:3000",
     )
     assert event["resource"] == "/items/{id}"
     assert event["path"] == "/items/a b"
@@ -123,6 +124,7 @@ def test_text_body_outside_binary_media_types_is_passed_as_text(fixture_service:
         path_parameters={},
         source_ip="127.0.0.1",
         request_id="r",
+        domain_name="127.0.0.1:3000",
     )
     assert (event["body"], event["isBase64Encoded"]) == ('{"a": 1}', False)
     assert event["queryStringParameters"] is None
@@ -256,6 +258,30 @@ def test_request_context_path_is_the_path_the_client_sent(
     assert paths == [("/items/a", "/test/items/a"), ("/items/a", "/items/a")]
     forwarded = {e["headers"]["X-Forwarded-Proto"] for _, e in recorder.events}
     assert forwarded == {"http"}
+
+
+def test_the_api_domain_and_forwarded_headers_are_the_gateways_not_the_clients(
+    serve: Any, fixture_service: Service
+) -> None:
+    """As API Gateway: `requestContext.domainName` is the API's own domain (here the runner's
+    address), X-Forwarded-Proto and -Port replace what the client sent, and the caller's
+    address is appended to the client's X-Forwarded-For."""
+    url, recorder, server = serve(fixture_service.apis[0])
+    port = server.server_address[1]
+    forged = {
+        "Host": "evil.example",
+        "X-Forwarded-Proto": "javascript",
+        "X-Forwarded-Port": "1",
+        "X-Forwarded-For": "10.9.8.7",
+    }
+    assert requests.get(f"{url}/items/a", headers=forged, timeout=5).status_code == 200
+    ((_, event),) = recorder.events
+    assert event["requestContext"]["domainName"] == f"127.0.0.1:{port}"
+    headers = event["multiValueHeaders"]
+    assert headers["X-Forwarded-Proto"] == ["http"]
+    assert headers["X-Forwarded-Port"] == [str(port)]
+    assert headers["X-Forwarded-For"] == ["10.9.8.7, 127.0.0.1"]
+    assert headers["Host"] == ["evil.example"]  # passed on as sent; no function reads it
 
 
 def test_prod_stage_requires_the_api_key(serve: Any, prod_service: Service) -> None:
