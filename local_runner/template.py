@@ -1,10 +1,11 @@
 """Reading a synthesized cloud assembly: what to emulate, resolved to local values.
 
 Everything the runner serves comes from here: buckets, tables and queues with their
-attributes, the functions (handler, code folder, environment, limits, layers), the REST API's
-routes and the SQS event source mappings. Intrinsic functions that name the stack's own
-resources resolve to the local ones (bucket names, queue URLs on the emulator, ARNs in the
-local account).
+attributes, the functions (handler, code folder, environment, limits, layers), the user pool
+with its app clients and domain, the REST API's routes with their authorizers, and the SQS
+event source mappings. Intrinsic functions that name the stack's own resources resolve to the
+local ones (bucket names, queue URLs on the emulator, ARNs in the local account, the ids the
+emulator gave the user pool and its clients).
 """
 
 from __future__ import annotations
@@ -79,10 +80,28 @@ EMULATED_TYPES = frozenset(
         "AWS::ApiGateway::RestApi",
         "AWS::ApiGateway::Resource",
         "AWS::ApiGateway::Method",
+        "AWS::ApiGateway::Authorizer",
+        # moto's cognito-idp holds them; the runner serves a stand-in for the domain's pages.
+        "AWS::Cognito::UserPool",
+        "AWS::Cognito::UserPoolClient",
+        "AWS::Cognito::UserPoolDomain",
     }
 )
+# What Cognito applies when a user pool names no password policy.
+COGNITO_DEFAULT_PASSWORD_POLICY: Mapping[str, Any] = {
+    "MinimumLength": 8,
+    "RequireUppercase": True,
+    "RequireLowercase": True,
+    "RequireNumbers": True,
+    "RequireSymbols": True,
+    "TemporaryPasswordValidityDays": 7,
+}
+# The ids AWS generates when it creates these (the emulator's, once they exist there).
+GENERATED_ID_TYPES = frozenset({"AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient"})
 CDK_HASH_SUFFIX = re.compile(r"[0-9A-F]{8}$")
 LAMBDA_INVOKE_URI = re.compile(r":lambda:path/2015-03-31/functions/(?P<arn>.+)/invocations$")
+# The authorization types of a method the runner enforces (NONE: open).
+AUTHORIZATION_TYPES = ("NONE", "COGNITO_USER_POOLS", "CUSTOM")
 
 
 class TemplateError(Exception):
@@ -98,6 +117,9 @@ class LocalAws:
     account: str = LOCAL_ACCOUNT
     partition: str = "aws"
     url_suffix: str = "amazonaws.com"
+    # Logical id -> the id the emulator generated for it (user pools, app clients). Without
+    # one (reading a template before the emulator runs), a stable stand-in id of that shape.
+    generated_ids: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -185,6 +207,96 @@ class Function:
 
 
 @dataclass(frozen=True)
+class UserPool:
+    logical_id: str
+    pool_id: str  # as the emulator generated it
+    issuer: str  # the `iss` of its tokens: https://cognito-idp.<region>.amazonaws.com/<id>
+    name: str
+    properties: Mapping[str, Any]  # resolved
+
+    @property
+    def password_policy(self) -> Mapping[str, Any]:
+        """The pool's password policy; Cognito's default when it names none."""
+        policy = (self.properties.get("Policies") or {}).get("PasswordPolicy")
+        return policy or COGNITO_DEFAULT_PASSWORD_POLICY
+
+    def password_rules(self) -> str:
+        """The password policy in words, e.g. for a sign-up form."""
+        policy = self.password_policy
+        wanted = [
+            name
+            for key, name in (
+                ("RequireLowercase", "a lower-case letter"),
+                ("RequireUppercase", "an upper-case letter"),
+                ("RequireNumbers", "a number"),
+                ("RequireSymbols", "a symbol"),
+            )
+            if flag(policy.get(key), default=True)
+        ]
+        rules = f"At least {int(policy.get('MinimumLength', 8))} characters"
+        if wanted:
+            listed = ", ".join(wanted[:-1]) + (" and " if len(wanted) > 1 else "") + wanted[-1]
+            rules += f", with {listed}"
+        return rules + "."
+
+    @property
+    def sign_up_open(self) -> bool:
+        """Whether people may create their own accounts (not only an administrator)."""
+        config = self.properties.get("AdminCreateUserConfig") or {}
+        return not flag(config.get("AllowAdminCreateUserOnly"))
+
+
+@dataclass(frozen=True)
+class UserPoolClient:
+    logical_id: str
+    pool: str  # the logical id of its user pool
+    client_id: str  # as the emulator generated it
+    properties: Mapping[str, Any]  # resolved, without UserPoolId
+
+    @property
+    def callback_urls(self) -> tuple[str, ...]:
+        return tuple(str(u) for u in self.properties.get("CallbackURLs") or ())
+
+    @property
+    def logout_urls(self) -> tuple[str, ...]:
+        return tuple(str(u) for u in self.properties.get("LogoutURLs") or ())
+
+    @property
+    def oauth_flows(self) -> tuple[str, ...]:
+        if not flag(self.properties.get("AllowedOAuthFlowsUserPoolClient")):
+            return ()
+        return tuple(str(f) for f in self.properties.get("AllowedOAuthFlows") or ())
+
+    @property
+    def oauth_scopes(self) -> tuple[str, ...]:
+        return tuple(str(s) for s in self.properties.get("AllowedOAuthScopes") or ())
+
+
+@dataclass(frozen=True)
+class UserPoolDomain:
+    logical_id: str
+    pool: str  # the logical id of its user pool
+    domain: str  # the prefix
+    # Where its managed sign-in pages are in AWS, as CDK's `UserPoolDomain.base_url()`
+    # writes it: https://<prefix>.auth.<region>.amazoncognito.com
+    base_url: str
+    properties: Mapping[str, Any]  # resolved, without UserPoolId
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    logical_id: str
+    type: str  # COGNITO_USER_POOLS or REQUEST
+    # e.g. method.request.header.Authorization: API Gateway answers 401 itself when one is
+    # missing or empty, without calling the authorizer.
+    identity_sources: tuple[str, ...]
+    # COGNITO_USER_POOLS: the `iss` of the pools' tokens (from ProviderARNs)
+    issuers: tuple[str, ...] = ()
+    function: str | None = None  # REQUEST: the logical id of its function
+    result_ttl_s: int = 300  # REQUEST: how long a result is reused for the same identity
+
+
+@dataclass(frozen=True)
 class Route:
     resource_path: str  # e.g. /download/{name}
     method: str  # GET, POST, ..., or ANY
@@ -192,6 +304,9 @@ class Route:
     function: str | None  # logical id of the proxied function; None for a MOCK integration
     mock_status: int = 200
     mock_headers: Mapping[str, str] = field(default_factory=dict)
+    authorization: str = "NONE"  # NONE, COGNITO_USER_POOLS or CUSTOM
+    authorizer: str | None = None  # the logical id of its authorizer
+    scopes: tuple[str, ...] = ()  # AuthorizationScopes: an access token with one of them
 
 
 @dataclass(frozen=True)
@@ -201,6 +316,9 @@ class RestApi:
     stage: str
     binary_media_types: tuple[str, ...]
     routes: tuple[Route, ...]
+    authorizers: Mapping[str, Authorizer] = field(default_factory=dict)  # by logical id
+    # arn:aws:execute-api:<region>:<account>:<api id>, the start of every method ARN
+    execute_api_arn: str = ""
 
 
 @dataclass(frozen=True)
@@ -238,6 +356,9 @@ class Service:
     unknown: tuple[Ignored, ...]  # types nobody told the runner about
     sites: tuple[SiteDeployment, ...]
     site_edge: SiteEdge | None  # None when the stack has no distribution
+    user_pools: tuple[UserPool, ...] = ()
+    user_pool_clients: tuple[UserPoolClient, ...] = ()
+    user_pool_domains: tuple[UserPoolDomain, ...] = ()
 
     def queue(self, logical_id: str) -> Queue:
         return next(q for q in self.queues if q.logical_id == logical_id)
@@ -328,8 +449,22 @@ class Resolver:
             return physical_name(self.stack_name, logical_id, lower=False, max_length=80)
         if kind == "AWS::DynamoDB::Table":
             return physical_name(self.stack_name, logical_id, lower=False, max_length=255)
+        if kind in GENERATED_ID_TYPES:
+            return self.generated_id(logical_id)
+        if kind == "AWS::Cognito::UserPoolDomain":
+            return self.string(self.resources[logical_id]["Properties"]["Domain"])
         # API ids, resource ids and the like: opaque strings, stable per logical id.
         return hashlib.sha256(f"{self.stack_name}/{logical_id}".encode()).hexdigest()[:10]
+
+    def generated_id(self, logical_id: str) -> str:
+        """The id the emulator gave a user pool or app client; before it exists, a stand-in
+        of the same shape (`us-east-1_...` for a pool, 26 characters for a client)."""
+        if logical_id in self.local.generated_ids:
+            return self.local.generated_ids[logical_id]
+        digest = hashlib.sha256(f"{self.stack_name}/{logical_id}".encode()).hexdigest()
+        if self.type_of(logical_id) == "AWS::Cognito::UserPool":
+            return f"{self.local.region}_{digest[:9]}"
+        return digest[:26]
 
     def arn(self, service: str, resource: str, *, region: bool = True) -> str:
         where = f"{self.local.region}:{self.local.account}" if region else ":"
@@ -389,6 +524,16 @@ class Resolver:
             attributes = {"Arn": self.arn("iam", f"role/{name}", region=False)}
         elif kind == "AWS::Lambda::LayerVersion":
             attributes = {"Arn": self.arn("lambda", f"layer:{name}:1")}
+        elif kind == "AWS::Cognito::UserPool":
+            provider = f"cognito-idp.{self.local.region}.{self.local.url_suffix}/{name}"
+            attributes = {
+                "Arn": self.arn("cognito-idp", f"userpool/{name}"),
+                "ProviderName": provider,
+                "ProviderURL": f"https://{provider}",
+                "UserPoolId": name,
+            }
+        elif kind == "AWS::Cognito::UserPoolClient":
+            attributes = {"ClientId": name}
         else:
             attributes = {"Arn": self.arn(service, name)}
         if attribute not in attributes:
@@ -538,6 +683,47 @@ def load_service(
             continue
         functions[logical_id] = _function(assembly, resolver, logical_id, resources[logical_id])
 
+    user_pools = tuple(
+        UserPool(
+            logical_id=logical_id,
+            pool_id=resolver.ref(logical_id),
+            issuer=resolver.get_att(logical_id, "ProviderURL"),
+            name=resolver.string(
+                props(logical_id).get("UserPoolName")
+                or physical_name(assembly.stack_name, logical_id, lower=False, max_length=128)
+            ),
+            properties=resolver.resolve(props(logical_id)),
+        )
+        for logical_id in by_type.get("AWS::Cognito::UserPool", [])
+    )
+    user_pool_clients = tuple(
+        UserPoolClient(
+            logical_id=logical_id,
+            pool=_own_user_pool(resolver, logical_id, props(logical_id)),
+            client_id=resolver.ref(logical_id),
+            properties=_without_pool(resolver.resolve(props(logical_id))),
+        )
+        for logical_id in by_type.get("AWS::Cognito::UserPoolClient", [])
+    )
+    user_pool_domains = tuple(
+        UserPoolDomain(
+            logical_id=logical_id,
+            pool=_own_user_pool(resolver, logical_id, props(logical_id)),
+            domain=resolver.ref(logical_id),
+            base_url=(
+                f"https://{resolver.ref(logical_id)}.auth.{resolver.local.region}.amazoncognito.com"
+            ),
+            properties=_without_pool(resolver.resolve(props(logical_id))),
+        )
+        for logical_id in by_type.get("AWS::Cognito::UserPoolDomain", [])
+    )
+    for domain in user_pool_domains:
+        if domain.properties.get("CustomDomainConfig"):
+            raise TemplateError(
+                f"{domain.logical_id}: a custom domain for the sign-in pages; the runner serves"
+                " a stand-in for a Cognito prefix domain only"
+            )
+
     apis = tuple(
         _rest_api(resolver, resources, logical_id, functions)
         for logical_id in by_type.get("AWS::ApiGateway::RestApi", [])
@@ -595,7 +781,25 @@ def load_service(
         unknown=tuple(unknown),
         sites=sites,
         site_edge=site_edge,
+        user_pools=user_pools,
+        user_pool_clients=user_pool_clients,
+        user_pool_domains=user_pool_domains,
     )
+
+
+def _own_user_pool(resolver: Resolver, logical_id: str, p: Mapping[str, Any]) -> str:
+    """The logical id of the stack's user pool that `p`'s UserPoolId names."""
+    pool = referenced_id(p.get("UserPoolId"))
+    if pool is None or resolver.type_of(pool) != "AWS::Cognito::UserPool":
+        raise TemplateError(
+            f"{logical_id}: its UserPoolId is not a Ref to one of the stack's user pools; the"
+            " runner only emulates the stack's own pools"
+        )
+    return pool
+
+
+def _without_pool(properties: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in properties.items() if key != "UserPoolId"}
 
 
 # Properties of a bucket deployment the runner does not reproduce: refused rather than ignored,
@@ -803,6 +1007,11 @@ def _rest_api(
         return f"{parent_path.rstrip('/')}/{part}"
 
     function_by_arn = {f.arn: f.logical_id for f in functions.values()}
+    authorizers = {
+        lid: _authorizer(resolver, lid, r.get("Properties", {}), function_by_arn)
+        for lid, r in resources.items()
+        if r["Type"] == "AWS::ApiGateway::Authorizer" and belongs(r.get("Properties", {}))
+    }
     routes = []
     for logical_id, resource in resources.items():
         p = resource.get("Properties", {})
@@ -813,6 +1022,7 @@ def _rest_api(
         integration = p.get("Integration") or {}
         kind = integration.get("Type")
         api_key_required = flag(resolver.resolve(p.get("ApiKeyRequired")))
+        authorization = _method_authorization(logical_id, method, path, p, authorizers)
         if kind == "AWS_PROXY":
             match = LAMBDA_INVOKE_URI.search(resolver.string(integration.get("Uri")))
             if not match or match.group("arn") not in function_by_arn:
@@ -820,7 +1030,15 @@ def _rest_api(
                     f"{logical_id}: {method} {path} proxies to something other than a stack"
                     " function"
                 )
-            routes.append(Route(path, method, api_key_required, function_by_arn[match["arn"]]))
+            routes.append(
+                Route(
+                    path,
+                    method,
+                    api_key_required,
+                    function_by_arn[match["arn"]],
+                    **authorization,
+                )
+            )
         elif kind == "MOCK":
             response = (integration.get("IntegrationResponses") or [{}])[0]
             headers = {
@@ -836,6 +1054,7 @@ def _rest_api(
                     None,
                     mock_status=int(response.get("StatusCode", 200)),
                     mock_headers=headers,
+                    **authorization,
                 )
             )
         else:
@@ -855,4 +1074,84 @@ def _rest_api(
         stage=stages[0] if stages else "prod",
         binary_media_types=tuple(api_props.get("BinaryMediaTypes") or ()),
         routes=tuple(sorted(routes, key=lambda r: (r.resource_path, r.method))),
+        authorizers=authorizers,
+        execute_api_arn=resolver.arn("execute-api", resolver.ref(api_id)),
     )
+
+
+def _authorizer(
+    resolver: Resolver,
+    logical_id: str,
+    p: Mapping[str, Any],
+    function_by_arn: Mapping[str, str],
+) -> Authorizer:
+    kind = str(p.get("Type", ""))
+    sources = tuple(
+        source.strip()
+        for source in resolver.string(p.get("IdentitySource") or "").split(",")
+        if source.strip()
+    )
+    if kind == "COGNITO_USER_POOLS":
+        issuers = []
+        for arn in resolver.resolve(p.get("ProviderARNs") or []):
+            prefix = resolver.arn("cognito-idp", "userpool/")
+            if not str(arn).startswith(prefix):
+                raise TemplateError(
+                    f"{logical_id}: provider {arn} is not a user pool of this stack's region"
+                )
+            pool_id = str(arn).removeprefix(prefix)
+            issuers.append(
+                f"https://cognito-idp.{resolver.local.region}.{resolver.local.url_suffix}/{pool_id}"
+            )
+        return Authorizer(
+            logical_id,
+            kind,
+            sources or ("method.request.header.Authorization",),
+            issuers=tuple(issuers),
+        )
+    if kind == "REQUEST":
+        match = LAMBDA_INVOKE_URI.search(resolver.string(p.get("AuthorizerUri")))
+        if not match or match.group("arn") not in function_by_arn:
+            raise TemplateError(f"{logical_id}: its function is not one of the stack's functions")
+        return Authorizer(
+            logical_id,
+            kind,
+            sources,
+            function=function_by_arn[match["arn"]],
+            result_ttl_s=int(p.get("AuthorizerResultTtlInSeconds", 300)),
+        )
+    raise TemplateError(
+        f"{logical_id}: a {kind or 'typeless'} authorizer; the runner emulates COGNITO_USER_POOLS"
+        " and REQUEST authorizers"
+    )
+
+
+def _method_authorization(
+    logical_id: str,
+    method: str,
+    path: str,
+    p: Mapping[str, Any],
+    authorizers: Mapping[str, Authorizer],
+) -> dict[str, Any]:
+    """The method's Route fields for authorization, checked against its authorizer."""
+    kind = str(p.get("AuthorizationType") or "NONE")
+    if kind not in AUTHORIZATION_TYPES:
+        raise TemplateError(
+            f"{logical_id}: {method} {path} has AuthorizationType {kind}; the runner enforces"
+            f" {', '.join(AUTHORIZATION_TYPES)}"
+        )
+    if kind == "NONE":
+        return {}
+    authorizer = referenced_id(p.get("AuthorizerId"))
+    expected = "COGNITO_USER_POOLS" if kind == "COGNITO_USER_POOLS" else "REQUEST"
+    if (
+        authorizer is None
+        or authorizer not in authorizers
+        or authorizers[authorizer].type != expected
+    ):
+        raise TemplateError(
+            f"{logical_id}: {method} {path} is {kind} but its AuthorizerId is not a {expected}"
+            " authorizer of this API"
+        )
+    scopes = tuple(str(s) for s in p.get("AuthorizationScopes") or ())
+    return {"authorization": kind, "authorizer": authorizer, "scopes": scopes}

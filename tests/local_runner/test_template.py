@@ -6,7 +6,9 @@ import copy
 import json
 import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -316,3 +318,124 @@ def test_the_buckets_notifications_are_applied_by_the_runner_itself(
     handlers = {f.handler for f in dev_service.functions.values()}
     assert all(handler.startswith("image_service.") for handler in handlers)
     assert any(i.logical_id.startswith("BucketNotificationsHandler") for i in dev_service.ignored)
+
+
+# --- accounts: the user pool, its client and domain, the authorizers ----------------------
+
+
+def test_the_user_pool_client_and_domain_are_read_with_their_settings(
+    fixture_service: Service,
+) -> None:
+    (pool,) = fixture_service.user_pools
+    assert pool.logical_id == "Pool"
+    assert pool.properties["UsernameAttributes"] == ["email"]
+    assert pool.sign_up_open
+    assert pool.password_rules() == (
+        "At least 10 characters, with a lower-case letter, an upper-case letter and a number."
+    )
+    (client,) = fixture_service.user_pool_clients
+    assert (client.pool, client.callback_urls) == ("Pool", ("https://example.cloudfront.net/",))
+    assert client.oauth_flows == ("code",)
+    assert "UserPoolId" not in client.properties
+    (domain,) = fixture_service.user_pool_domains
+    assert domain.domain == "fixture-gallery"
+    assert domain.base_url == "https://fixture-gallery.auth.us-east-1.amazoncognito.com"
+
+
+def test_refs_and_attributes_of_the_pool_are_the_ids_the_emulator_gave() -> None:
+    """`Ref` of the pool is its id and of the client its client id, as moto created them; the
+    environment of the authorizer function is written from them as the stack writes it."""
+    ids = {"Pool": "us-east-1_abc123", "PoolGallery": "client0123456789abcdefghij"}
+    local = LocalAws(endpoint="http://127.0.0.1:4566", generated_ids=ids)
+    service = load_service(Assembly.load(FIXTURE_ASSEMBLY), local)
+    env = service.functions["Authorize"].environment
+    issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc123"
+    assert env["TOKEN_ISSUER"] == issuer
+    assert env["TOKEN_AUDIENCE"] == "client0123456789abcdefghij"
+    assert env["JWKS_URL"] == f"{issuer}/.well-known/jwks.json"
+    assert env["FIXTURE_PROVIDER_URL"] == issuer
+    assert env["FIXTURE_PROVIDER_NAME"] == issuer.removeprefix("https://")
+    assert env["FIXTURE_POOL_ARN"] == (
+        "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abc123"
+    )
+    assert env["FIXTURE_SIGN_IN_URL"] == "https://fixture-gallery.auth.us-east-1.amazoncognito.com"
+    assert service.user_pools[0].issuer == issuer
+    (api,) = service.apis
+    assert api.authorizers["UserPoolAuthorizer"].issuers == (issuer,)
+
+
+def test_before_the_emulator_runs_the_ids_are_stand_ins_of_their_shape(
+    fixture_service: Service,
+) -> None:
+    (pool,) = fixture_service.user_pools
+    assert pool.pool_id.startswith("us-east-1_")
+    assert len(fixture_service.user_pool_clients[0].client_id) == 26
+
+
+def test_methods_carry_their_authorization_and_authorizer(fixture_service: Service) -> None:
+    (api,) = fixture_service.apis
+    routes = {(r.method, r.resource_path): r for r in api.routes}
+    me = routes[("GET", "/me")]
+    assert (me.authorization, me.authorizer, me.function) == (
+        "COGNITO_USER_POOLS",
+        "UserPoolAuthorizer",
+        "Echo",
+    )
+    maybe = routes[("GET", "/maybe")]
+    assert (maybe.authorization, maybe.authorizer) == ("CUSTOM", "OptionalAuthorizer")
+    assert routes[("GET", "/items")].authorization == "NONE"
+    user_pool = api.authorizers["UserPoolAuthorizer"]
+    assert user_pool.identity_sources == ("method.request.header.Authorization",)
+    optional = api.authorizers["OptionalAuthorizer"]
+    assert (optional.type, optional.function) == ("REQUEST", "Authorize")
+    assert optional.identity_sources == ()  # so a request without a token reaches it
+    assert optional.result_ttl_s == 0
+    assert api.execute_api_arn == f"arn:aws:execute-api:us-east-1:123456789012:{api.api_id}"
+
+
+def edited_fixture(edit: Callable[[dict[str, Any]], None]) -> Assembly:
+    assembly = Assembly.load(FIXTURE_ASSEMBLY)
+    template = copy.deepcopy(dict(assembly.template))
+    edit(template["Resources"])
+    return Assembly(assembly.directory, "Fixture", template, assembly.asset_paths)
+
+
+def test_an_unknown_cognito_resource_type_is_reported_by_name() -> None:
+    def add_group(resources: dict[str, Any]) -> None:
+        resources["Admins"] = {
+            "Type": "AWS::Cognito::UserPoolGroup",
+            "Properties": {"UserPoolId": {"Ref": "Pool"}},
+        }
+
+    service = load_service(edited_fixture(add_group), LOCAL)
+    assert [(u.logical_id, u.type) for u in service.unknown] == [
+        ("Admins", "AWS::Cognito::UserPoolGroup")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda r: r["MeGet"]["Properties"].update(AuthorizationType="AWS_IAM"),
+            "AuthorizationType AWS_IAM",
+        ),
+        (
+            lambda r: r["OptionalAuthorizer"]["Properties"].update(Type="TOKEN"),
+            "a TOKEN authorizer",
+        ),
+        (
+            lambda r: r["MeGet"]["Properties"].update(AuthorizerId={"Ref": "OptionalAuthorizer"}),
+            "not a COGNITO_USER_POOLS authorizer",
+        ),
+        (
+            lambda r: r["PoolGallery"]["Properties"].update(UserPoolId="us-east-1_elsewhere"),
+            "not a Ref to one of the stack's user pools",
+        ),
+    ],
+)
+def test_authorization_the_runner_cannot_enforce_is_refused(
+    edit: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    with pytest.raises(TemplateError, match=message):
+        load_service(edited_fixture(edit), LOCAL)

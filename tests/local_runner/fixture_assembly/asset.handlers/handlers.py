@@ -4,6 +4,7 @@ import contextlib
 import json
 import os
 import time
+import urllib.request
 from typing import Any, NoReturn, Protocol
 
 # Typed like user code would be: the event is API Gateway's JSON, the context is whatever
@@ -96,3 +97,63 @@ def aws_calls(event: Event, context: Context) -> Response:
         with contextlib.suppress(BotoCoreError, ClientError):  # only the attempt counts
             s3.list_buckets()
     return {"statusCode": 200, "body": "made every call"}
+
+
+# The REQUEST authorizer, as the stack's optional one works: a present token must be a valid
+# ID token of the pool (signature against the JWKS at JWKS_URL, issuer, audience, token use,
+# expiry); no token is let through as anonymous. Test knobs: `?deny=1` answers Deny, and
+# `?broken=1` a context API Gateway refuses. The context names what the event held, so a
+# test sees it in the function's `requestContext.authorizer`.
+_JWKS: dict[str, Any] = {}
+
+
+def authorize(event: Event, context: Context) -> Response:
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    query = event.get("queryStringParameters") or {}
+    token = (headers.get("authorization") or "").strip()
+    if token[:7].lower() == "bearer ":
+        token = token[7:].strip()
+    seen = {
+        "eventType": event["type"],
+        "eventKeys": ",".join(sorted(event)),
+        "methodArn": event["methodArn"],
+        "eventPath": event["path"],
+    }
+    if not token:
+        principal, values = "anonymous", seen
+    else:
+        if "keys" not in _JWKS:
+            with urllib.request.urlopen(os.environ["JWKS_URL"], timeout=5) as answer:
+                _JWKS["keys"] = KeySet.import_key_set(json.load(answer))
+        try:
+            claims = jwt.decode(token, _JWKS["keys"], algorithms=["RS256"]).claims
+            jwt.JWTClaimsRegistry(
+                iss={"essential": True, "value": os.environ["TOKEN_ISSUER"]},
+                aud={"essential": True, "value": os.environ["TOKEN_AUDIENCE"]},
+                token_use={"essential": True, "value": "id"},
+                exp={"essential": True},
+            ).validate(claims)
+        except (JoseError, ValueError) as error:
+            raise Exception("Unauthorized") from error  # API Gateway: 401
+        principal = claims["sub"]
+        values = {**seen, "iss": claims["iss"], "sub": claims["sub"], "email": claims["email"]}
+    if query.get("broken"):
+        values = {**values, "nested": {"not": "allowed"}}
+    return {
+        "principalId": principal,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Action": "execute-api:Invoke",
+                    "Effect": "Deny" if query.get("deny") else "Allow",
+                    "Resource": event["methodArn"],
+                }
+            ],
+        },
+        "context": {**values, "number": 7, "flag": True},
+    }
