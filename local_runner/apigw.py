@@ -1,4 +1,5 @@
-"""Local API Gateway: a REST API's routes served over HTTP as Lambda proxy (v1.0) calls."""
+"""Local API Gateway: a REST API's routes served over HTTP as Lambda proxy (v1.0) calls, each
+method's authorization (`local_runner.authorizers`) checked before its function runs."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from local_runner.authorizers import Authorization, Refusal
 from local_runner.lambdas import InvocationError, InvocationTimeout
 from local_runner.template import RestApi, Route
+from local_runner.tokens import Jwks
 
 if TYPE_CHECKING:  # the site's answers are this module's Replies
     from local_runner.site import Site
@@ -46,7 +49,7 @@ class Reply:
     body: bytes
 
 
-def gateway_error(status: int, message: str, error_type: str) -> Reply:
+def gateway_error(status: int, message: str | None, error_type: str) -> Reply:
     """An answer API Gateway itself gives, in its own `{"message": ...}` shape."""
     return Reply(
         status,
@@ -282,6 +285,7 @@ class ApiServer(ThreadingHTTPServer):
         invoke: Invoke,
         api_keys: frozenset[str] = frozenset(),
         site: Site | None = None,
+        jwks: Jwks | None = None,
     ) -> None:
         self.api = api
         # The site's files, served where no API route answers the path and method: the
@@ -292,6 +296,16 @@ class ApiServer(ThreadingHTTPServer):
         self.api_keys = api_keys
         self.integration_timeout_s = INTEGRATION_TIMEOUT_S
         self.function_timeouts: dict[str, float] = {}
+        # `jwks`: the user pools' keys, for COGNITO_USER_POOLS methods.
+        self.authorization = Authorization(
+            api,
+            invoke,
+            jwks,
+            lambda function: min(
+                self.function_timeouts.get(function, self.integration_timeout_s),
+                self.integration_timeout_s,
+            ),
+        )
         super().__init__((HOST, port), _Handler)
 
     def start(self) -> threading.Thread:
@@ -325,12 +339,6 @@ class ApiServer(ThreadingHTTPServer):
             reply = gateway_error(405, "Method Not Allowed", "MethodNotAllowedException")
             reply.headers.append(("Allow", ", ".join(sorted(routes))))
             return reply
-        if route.api_key_required:
-            key = next((v for k, v in headers if k.lower() == "x-api-key"), None)
-            if key is None or not any(secrets.compare_digest(key, k) for k in self.api_keys):
-                return gateway_error(403, "Forbidden", "ForbiddenException")
-        if route.function is None:  # a MOCK integration, e.g. the CORS preflight
-            return Reply(route.mock_status, list(route.mock_headers.items()), b"")
         port = self.server_address[1]
         event = build_event(
             api=self.api,
@@ -346,6 +354,20 @@ class ApiServer(ThreadingHTTPServer):
             domain_name=f"{HOST}:{port}",
             requested_path=split.path or "/",
         )
+        # The authorizer first: API Gateway checks the API key after it (an authorizer may
+        # supply the key).
+        if route.authorization != "NONE":
+            granted = self.authorization.check(route, event)
+            if isinstance(granted, Refusal):
+                log.info("%s %s: %d (%s)", method, split.path, granted.status, granted.reason)
+                return gateway_error(granted.status, granted.message, granted.error_type)
+            event["requestContext"]["authorizer"] = granted
+        if route.api_key_required:
+            key = next((v for k, v in headers if k.lower() == "x-api-key"), None)
+            if key is None or not any(secrets.compare_digest(key, k) for k in self.api_keys):
+                return gateway_error(403, "Forbidden", "ForbiddenException")
+        if route.function is None:  # a MOCK integration, e.g. the CORS preflight
+            return Reply(route.mock_status, list(route.mock_headers.items()), b"")
         function_timeout = self.function_timeouts.get(route.function, self.integration_timeout_s)
         try:
             result = self.invoke(

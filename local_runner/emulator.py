@@ -1,4 +1,5 @@
-"""The AWS side: moto server on loopback, holding the stack's buckets, tables and queues."""
+"""The AWS side: moto server on loopback, holding the stack's buckets, tables, queues and user
+pool (with its app clients and domain)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError, ParamValidationError
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -16,7 +18,16 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 from local_runner.s3_post import CorsRule, PostPolicyGate
-from local_runner.template import LOCAL_REGION, Bucket, Queue, Service, Table
+from local_runner.template import (
+    LOCAL_REGION,
+    Bucket,
+    Queue,
+    Service,
+    Table,
+    TemplateError,
+    UserPool,
+    UserPoolClient,
+)
 
 log = logging.getLogger("local_runner")
 
@@ -199,3 +210,137 @@ def _create_table(dynamodb: Any, table: Table) -> list[str]:
 def _create_queue(sqs: Any, queue: Queue) -> None:
     attributes = dict(queue.attributes)
     sqs.create_queue(QueueName=queue.name, Attributes=attributes)
+
+
+# CloudFormation's user pool properties that CreateUserPool takes under the same names.
+USER_POOL_PARAMETERS = (
+    "Policies",
+    "AutoVerifiedAttributes",
+    "AliasAttributes",
+    "UsernameAttributes",
+    "UsernameConfiguration",
+    "SmsVerificationMessage",
+    "EmailVerificationMessage",
+    "EmailVerificationSubject",
+    "VerificationMessageTemplate",
+    "SmsAuthenticationMessage",
+    "MfaConfiguration",
+    "UserAttributeUpdateSettings",
+    "DeviceConfiguration",
+    "EmailConfiguration",
+    "SmsConfiguration",
+    "UserPoolTags",
+    "AdminCreateUserConfig",
+    "Schema",
+    "UserPoolAddOns",
+    "AccountRecoverySetting",
+    "UserPoolTier",
+    "DeletionProtection",
+)
+# CloudFormation's app client properties that CreateUserPoolClient takes under the same names.
+USER_POOL_CLIENT_PARAMETERS = (
+    "ClientName",
+    "GenerateSecret",
+    "RefreshTokenValidity",
+    "AccessTokenValidity",
+    "IdTokenValidity",
+    "TokenValidityUnits",
+    "ReadAttributes",
+    "WriteAttributes",
+    "ExplicitAuthFlows",
+    "SupportedIdentityProviders",
+    "CallbackURLs",
+    "LogoutURLs",
+    "DefaultRedirectURI",
+    "AllowedOAuthFlows",
+    "AllowedOAuthScopes",
+    "AllowedOAuthFlowsUserPoolClient",
+    "PreventUserExistenceErrors",
+    "EnableTokenRevocation",
+    "EnablePropagateAdditionalUserContextData",
+    "AuthSessionValidity",
+)
+
+
+def create_user_pools(emulator: Emulator, service: Service) -> tuple[dict[str, str], list[str]]:
+    """Create the stack's user pools, their app clients and domains in moto's cognito-idp.
+
+    Returns the ids moto generated (logical id -> pool id or client id), which is what `Ref`
+    of them resolves to from then on, and notes on what moto does not enforce."""
+    cognito = emulator.client("cognito-idp")
+    ids: dict[str, str] = {}
+    notes: list[str] = []
+    try:
+        for pool in service.user_pools:
+            ids[pool.logical_id] = _create_user_pool(cognito, pool, notes)
+        for client in service.user_pool_clients:
+            ids[client.logical_id] = _create_client(cognito, ids[client.pool], client, notes)
+        for domain in service.user_pool_domains:
+            extra = {
+                key: domain.properties[key]
+                for key in ("ManagedLoginVersion",)
+                if key in domain.properties
+            }
+            cognito.create_user_pool_domain(
+                Domain=domain.domain, UserPoolId=ids[domain.pool], **extra
+            )
+    except (ClientError, ParamValidationError) as error:
+        raise TemplateError(f"creating the user pool in the emulator failed: {error}") from error
+    return ids, notes
+
+
+def _create_user_pool(cognito: Any, pool: UserPool, notes: list[str]) -> str:
+    p = pool.properties
+    params: dict[str, Any] = {key: p[key] for key in USER_POOL_PARAMETERS if key in p}
+    # moto's default policy is looser than Cognito's.
+    params["Policies"] = {**params.get("Policies", {}), "PasswordPolicy": pool.password_policy}
+    created = cognito.create_user_pool(PoolName=pool.name, **params)["UserPool"]
+    if p.get("MfaConfiguration", "OFF") != "OFF" or p.get("EnabledMfas"):
+        notes.append(f"user pool {pool.logical_id}: MFA is not asked for locally")
+    if p.get("LambdaConfig"):
+        notes.append(f"user pool {pool.logical_id}: its Lambda triggers do not run locally")
+    return str(created["Id"])
+
+
+def _create_client(cognito: Any, pool_id: str, client: UserPoolClient, notes: list[str]) -> str:
+    p = client.properties
+    params = {key: p[key] for key in USER_POOL_CLIENT_PARAMETERS if key in p}
+    params.setdefault("ClientName", client.logical_id)
+    created = cognito.create_user_pool_client(UserPoolId=pool_id, **params)["UserPoolClient"]
+    if p.get("GenerateSecret"):
+        notes.append(f"app client {client.logical_id}: its secret is not asked for locally")
+    return str(created["ClientId"])
+
+
+class SeedError(TemplateError):
+    """A user given on the command line cannot be created; the message says why."""
+
+
+def add_user(emulator: Emulator, pool: UserPool, email: str, password: str) -> None:
+    """A confirmed user with a verified email and a permanent password, as an administrator
+    creates one (no invitation is sent)."""
+    cognito = emulator.client("cognito-idp")
+    pool_id = pool.pool_id
+    try:
+        cognito.admin_create_user(
+            UserPoolId=pool_id,
+            Username=email,
+            MessageAction="SUPPRESS",
+            UserAttributes=[
+                {"Name": "email", "Value": email},
+                {"Name": "email_verified", "Value": "true"},
+            ],
+        )
+        cognito.admin_set_user_password(
+            UserPoolId=pool_id, Username=email, Password=password, Permanent=True
+        )
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code == "InvalidPasswordException":
+            raise SeedError(
+                f"--user {email}: the password does not meet the user pool's policy:"
+                f" {pool.password_rules()}"
+            ) from error
+        if code == "UsernameExistsException":
+            raise SeedError(f"--user {email}: given twice") from error
+        raise SeedError(f"--user {email}: {error}") from error

@@ -23,6 +23,7 @@ from typing import IO, Any
 from local_runner import faults
 from local_runner.emulator import ACCESS_KEY, SECRET_KEY, SESSION_TOKEN
 from local_runner.template import Function, LocalAws
+from local_runner.tokens import local_jwks_url
 
 log = logging.getLogger("local_runner")
 
@@ -132,7 +133,8 @@ def function_environment(
         "POWERTOOLS_TRACE_DISABLED": "true",
         "AWS_XRAY_SDK_ENABLED": "false",
         **FAKE_CREDENTIALS,
-        **function.environment,
+        # A user pool's JWKS URL names the emulator, which serves it; the rest as written.
+        **{name: local_jwks_url(value, local) for name, value in function.environment.items()},
         "_LOCAL_FUNCTION_ARN": function.arn,
         "_LOCAL_LAYER_PATHS": os.pathsep.join(p for c in own for p in c.paths),
         "_LOCAL_BLOCKED_MODULES": ",".join(sorted(blocked)),

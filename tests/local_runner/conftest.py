@@ -1,10 +1,21 @@
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from local_runner.template import Assembly, LocalAws, Service, load_service
+from local_runner.emulator import Emulator, add_user, create_user_pools
+from local_runner.template import (
+    Assembly,
+    LocalAws,
+    Service,
+    UserPool,
+    UserPoolClient,
+    load_service,
+)
 from tests.infra.conftest import synthesized_assembly
 from tests.local_runner.assemblies import FIXTURE_ASSEMBLY
 
@@ -31,3 +42,65 @@ def prod_service(stage_assemblies: dict[str, Path]) -> Service:
 @pytest.fixture(scope="session")
 def fixture_service() -> Service:
     return load_service(Assembly.load(FIXTURE_ASSEMBLY), LOCAL)
+
+
+EMAIL = "ada@example.com"
+PASSWORD = "Correct-Horse-9"
+
+
+@dataclass
+class LocalPool:
+    """The fixture's user pool, client and domain in an emulator of this test process, with
+    one confirmed user, and another pool (with a user of its own) for foreign tokens."""
+
+    emulator: Emulator
+    local: LocalAws
+    service: Service  # the fixture assembly resolved with the ids moto gave
+    other_pool: str
+    other_client: str
+
+    @property
+    def pool(self) -> UserPool:
+        return self.service.user_pools[0]
+
+    @property
+    def client(self) -> UserPoolClient:
+        return self.service.user_pool_clients[0]
+
+    def tokens(self, email: str = EMAIL, password: str = PASSWORD) -> dict[str, str]:
+        """IdToken, AccessToken and RefreshToken of a sign-in to the fixture's client."""
+        answer = self.emulator.client("cognito-idp").initiate_auth(
+            ClientId=self.client.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
+        return dict(answer["AuthenticationResult"])
+
+    def foreign_token(self) -> str:
+        """An ID token of the other pool."""
+        answer = self.emulator.client("cognito-idp").initiate_auth(
+            ClientId=self.other_client,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": EMAIL, "PASSWORD": PASSWORD},
+        )
+        return str(answer["AuthenticationResult"]["IdToken"])
+
+
+@pytest.fixture(scope="session")
+def local_pool() -> Iterator[LocalPool]:
+    emulator = Emulator()
+    try:
+        preview = load_service(Assembly.load(FIXTURE_ASSEMBLY), LOCAL)
+        ids, _ = create_user_pools(emulator, preview)
+        local = LocalAws(endpoint=emulator.endpoint, generated_ids=ids)
+        service = load_service(Assembly.load(FIXTURE_ASSEMBLY), local)
+        add_user(emulator, service.user_pools[0], EMAIL, PASSWORD)
+        cognito = emulator.client("cognito-idp")
+        other = cognito.create_user_pool(PoolName="other", UsernameAttributes=["email"])
+        other_id = other["UserPool"]["Id"]
+        client = cognito.create_user_pool_client(UserPoolId=other_id, ClientName="other")
+        other_pool = dataclasses.replace(service.user_pools[0], pool_id=other_id)
+        add_user(emulator, other_pool, EMAIL, PASSWORD)
+        yield LocalPool(emulator, local, service, other_id, client["UserPoolClient"]["ClientId"])
+    finally:
+        emulator.stop()

@@ -151,3 +151,17 @@ def test_partial_batch_responses(result: Any, expected: set[str] | None) -> None
 def test_without_report_batch_item_failures_a_success_deletes_all() -> None:
     records = [{"messageId": "a"}]
     assert failed_ids({"batchItemFailures": [{"itemIdentifier": "a"}]}, records, False) == set()
+
+
+def test_a_user_pools_jwks_url_names_the_emulator_and_the_issuer_stays(
+    fixture_service: Service,
+) -> None:
+    """The optional authorizer fetches its keys from JWKS_URL: locally that is moto, which
+    serves them; its tokens still carry the AWS-style issuer, so TOKEN_ISSUER stays."""
+    authorize = fixture_service.functions["Authorize"]
+    env = function_environment(authorize, LOCAL, {})
+    pool = fixture_service.user_pools[0]
+    assert env["JWKS_URL"] == f"{LOCAL.endpoint}/{pool.pool_id}/.well-known/jwks.json"
+    assert authorize.environment["JWKS_URL"] == f"{pool.issuer}/.well-known/jwks.json"
+    assert env["TOKEN_ISSUER"] == pool.issuer
+    assert env["TOKEN_AUDIENCE"] == fixture_service.user_pool_clients[0].client_id
