@@ -10,6 +10,10 @@ deployment's `Cache-Control`, an `ETag` with `304` on `If-None-Match` as S3 answ
 distribution's security headers, with its Content-Security-Policy pointed at the local bucket
 (the emulator's address instead of the S3 host names) and without `upgrade-insecure-requests`
 (everything local is plain HTTP on loopback).
+
+Deploy-time values that name the user pool domain's sign-in pages
+(`https://<prefix>.auth.<region>.amazoncognito.com`), in the generated files and in the CSP,
+name the runner's stand-in for them instead; the app client's id is already the local one.
 """
 
 from __future__ import annotations
@@ -79,8 +83,12 @@ class Site:
             )
 
 
-def load_site(service: Service, local: LocalAws) -> Site | None:
-    """The site of `service`'s bucket deployment, or None when the stack deploys none."""
+def load_site(
+    service: Service, local: LocalAws, origins: Mapping[str, str] | None = None
+) -> Site | None:
+    """The site of `service`'s bucket deployment, or None when the stack deploys none.
+    `origins`: deployed origin -> the local one that stands in for it (the sign-in pages)."""
+    origins = origins or {}
     if not service.sites:
         return None
     if len({deployment.bucket for deployment in service.sites}) > 1:
@@ -96,20 +104,23 @@ def load_site(service: Service, local: LocalAws) -> Site | None:
     files: dict[str, SiteFile] = {}
     extra: list[tuple[str, str]] = []
     for deployment in service.sites:
-        files.update(deployed_files(deployment))
+        files.update(deployed_files(deployment, origins))
         if "cache-control" in deployment.metadata:
             extra = [("Cache-Control", deployment.metadata["cache-control"])]
     headers = list(extra)
     for name, value in edge.headers if edge else ():
         if name == "Content-Security-Policy":
-            value = local_csp(value, [b.name for b in service.buckets], local)
+            value = local_csp(value, [b.name for b in service.buckets], local, origins)
         headers.append((name, value))
     return Site(service.sites[0].bucket, files, headers, edge.root_object if edge else "index.html")
 
 
-def deployed_files(deployment: SiteDeployment) -> dict[str, SiteFile]:
+def deployed_files(
+    deployment: SiteDeployment, origins: Mapping[str, str] | None = None
+) -> dict[str, SiteFile]:
     """Object key -> file, as the deployment leaves the bucket: its sources copied in order
-    (a later one overwrites an earlier one's file of the same name), markers replaced."""
+    (a later one overwrites an earlier one's file of the same name), markers replaced by
+    their values (a deployed origin among `origins` by its local stand-in)."""
     files: dict[str, SiteFile] = {}
     for source, markers, escape in zip(
         deployment.sources, deployment.markers, deployment.json_escape, strict=True
@@ -118,6 +129,7 @@ def deployed_files(deployment: SiteDeployment) -> dict[str, SiteFile]:
             relative = path.relative_to(source).as_posix()
             body = path.read_bytes()
             for marker, value in markers.items():
+                value = with_local_origin(value, origins or {})
                 text = json.dumps(value)[1:-1] if escape else value
                 body = body.replace(marker.encode(), text.encode())
             content_type = deployment.metadata.get("content-type") or (
@@ -128,9 +140,12 @@ def deployed_files(deployment: SiteDeployment) -> dict[str, SiteFile]:
     return files
 
 
-def local_csp(csp: str, buckets: list[str], local: LocalAws) -> str:
+def local_csp(
+    csp: str, buckets: list[str], local: LocalAws, origins: Mapping[str, str] | None = None
+) -> str:
     """The policy with each bucket's S3 addresses replaced by the emulator's (which serves
-    every bucket, path style), and without `upgrade-insecure-requests`."""
+    every bucket, path style), each of `origins` by its local stand-in, and without
+    `upgrade-insecure-requests`."""
     hosts = {
         f"https://{name}.s3.{suffix}"
         for name in buckets
@@ -143,8 +158,17 @@ def local_csp(csp: str, buckets: list[str], local: LocalAws) -> str:
             continue
         sources: list[str] = []
         for word in words:
-            word = local.endpoint if word in hosts else word
+            word = local.endpoint if word in hosts else with_local_origin(word, origins or {})
             if word not in sources:
                 sources.append(word)
         directives.append(" ".join(sources))
     return "; ".join(directives)
+
+
+def with_local_origin(value: str, origins: Mapping[str, str]) -> str:
+    """`value` with a deployed origin it starts with (`https://x.example`, alone or followed
+    by a path or query) replaced by the local one standing in for it."""
+    for deployed, stand_in in origins.items():
+        if value == deployed or value.startswith((f"{deployed}/", f"{deployed}?")):
+            return stand_in + value[len(deployed) :]
+    return value

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from local_runner.apigw import ApiServer
-from local_runner.site import Site, deployed_files, load_site, local_csp
+from local_runner.site import Site, deployed_files, load_site, local_csp, with_local_origin
 from local_runner.template import LocalAws, Service, SiteDeployment, TemplateError
 from tests.local_runner.conftest import LOCAL
 
@@ -142,3 +142,41 @@ def test_deployments_to_two_buckets_are_refused(
     service = Service(**{**dev_service.__dict__, "sites": (deployment, other)})
     with pytest.raises(TemplateError, match="one site"):
         load_site(service, LOCAL)
+
+
+def test_the_page_config_names_the_local_client_and_the_sign_in_stand_in(
+    fixture_service: Service,
+) -> None:
+    """config.json's clientId is the client's Ref (the id moto gave it) and its signInUrl,
+    the domain's address in AWS, becomes the stand-in's."""
+    (domain,) = fixture_service.user_pool_domains
+    site = load_site(fixture_service, LOCAL, {domain.base_url: "http://127.0.0.1:5000"})
+    assert site is not None
+    config = json.loads(site.files["config.json"].body)
+    assert config["accounts"] == {
+        "mode": "optional",
+        "signUp": True,
+        "clientId": fixture_service.user_pool_clients[0].client_id,
+        "signInUrl": "http://127.0.0.1:5000",
+    }
+    as_deployed = load_site(fixture_service, LOCAL)
+    assert as_deployed is not None
+    assert json.loads(as_deployed.files["config.json"].body)["accounts"]["signInUrl"] == (
+        "https://fixture-gallery.auth.us-east-1.amazoncognito.com"
+    )
+
+
+def test_the_local_csp_names_the_sign_in_stand_in_for_the_cognito_domain() -> None:
+    local = LocalAws(endpoint="http://127.0.0.1:5000")
+    domain = "https://g.auth.us-east-1.amazoncognito.com"
+    csp = local_csp(
+        f"connect-src 'self' {domain}; form-action 'self' {domain}/oauth2/authorize",
+        [],
+        local,
+        {domain: "http://127.0.0.1:6000"},
+    )
+    assert csp == (
+        "connect-src 'self' http://127.0.0.1:6000;"
+        " form-action 'self' http://127.0.0.1:6000/oauth2/authorize"
+    )
+    assert with_local_origin(f"{domain}.evil.example", {domain: "x"}) == f"{domain}.evil.example"
