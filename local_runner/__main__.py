@@ -89,6 +89,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " URLs there as JSON once ready, and remove it on stopping (for scripts and tests)",
     )
     parser.add_argument(
+        "--user",
+        dest="users",
+        action="append",
+        type=parse_user,
+        metavar="EMAIL:PASSWORD",
+        default=[],
+        help="create this confirmed user in the stack's user pool (repeatable); the password "
+        "must meet the pool's policy; env LOCAL_USER (one user)",
+    )
+    parser.add_argument(
         "--fault-plan",
         type=Path,
         default=None,
@@ -96,7 +106,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="kill or hang function instances at the AWS calls this JSON file names, re-read "
         "whenever it changes (for fault tests; see local_runner/faults.py)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if os.environ.get("LOCAL_USER"):
+        try:
+            args.users.insert(0, parse_user(os.environ["LOCAL_USER"]))
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"LOCAL_USER: {error}")
+    return args
+
+
+def parse_user(value: str) -> tuple[str, str]:
+    """`email:password` -> (email, password); the password may hold colons."""
+    email, _, password = value.partition(":")
+    if "@" not in email or not password:
+        raise argparse.ArgumentTypeError(f"{value!r} is not EMAIL:PASSWORD")
+    return email.strip(), password
 
 
 def _int_env(name: str) -> int | None:
@@ -135,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             warm=args.warm,
             state_file=args.state_file,
             fault_plan=args.fault_plan,
+            users=tuple(args.users),
         )
         run_until_stopped(LocalRunner(options), stop, note, started)
     except (SynthError, TemplateError) as error:

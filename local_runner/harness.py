@@ -25,7 +25,9 @@ your own scripts::
 `start` runs `python -m local_runner --port 0 --state-file ... <args>`: the runner binds a
 free port on 127.0.0.1 itself (no race for a port picked beforehand), writes its output to
 `log`, and `start` returns once it serves, with what its state file tells (URL, API key, moto
-endpoint, buckets, tables and queues by logical id). It runs in a session of its own;
+endpoint, buckets, tables and queues by logical id, the user pool and its sign-in stand-in).
+With `--user EMAIL:PASSWORD` among the arguments, `runner.id_token(email, password)` signs
+that user in and gives the ID token for an `Authorization` header. It runs in a session of its own;
 `stop()`, or leaving the `with` block (also on an exception), sends SIGINT as Ctrl-C does, so
 the runner stops its function instances and its emulator, and kills it if it has not stopped
 in time.
@@ -76,8 +78,8 @@ class RunnerProcess:
         self.process = process
         self.log = log
         # What the runner's --state-file says: "url", "site_url", "api_key", "moto_endpoint",
-        # and one {logical id: name or URL} mapping per kind of resource ("buckets", "tables",
-        # "queues").
+        # one {logical id: name or URL} mapping per kind of resource ("buckets", "tables",
+        # "queues"), and "accounts" (see `accounts`).
         self.state = state
         self._clients: dict[str, Any] = {}
 
@@ -93,6 +95,25 @@ class RunnerProcess:
     @property
     def moto_endpoint(self) -> str:
         return str(self.state["moto_endpoint"])
+
+    @property
+    def accounts(self) -> dict[str, Any] | None:
+        """The stack's user pool: {"user_pool_id", "client_id", "sign_in_url"} (the
+        sign-in stand-in's base URL), or None when the stack has none (accounts off)."""
+        found: dict[str, Any] | None = self.state.get("accounts")
+        return found
+
+    def id_token(self, email: str, password: str) -> str:
+        """An ID token of the user pool for `email` (a user seeded with `--user`, or one who
+        signed up), from moto's InitiateAuth as a script would get one."""
+        if not self.accounts or not self.accounts["client_id"]:
+            raise RunnerError("this runner's stack has no user pool with an app client")
+        answer = self.client("cognito-idp").initiate_auth(
+            ClientId=self.accounts["client_id"],
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
+        return str(answer["AuthenticationResult"]["IdToken"])
 
     def resource(self, kind: str, logical_id_prefix: str) -> str:
         """The name or URL of the one resource of `kind` whose logical id starts with

@@ -14,9 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from local_runner.apigw import ApiServer
-from local_runner.emulator import Emulator, bucket_cors, create_resources
+from local_runner.emulator import (
+    Emulator,
+    add_user,
+    bucket_cors,
+    create_resources,
+    create_user_pools,
+)
 from local_runner.faults import FaultPlan
 from local_runner.lambdas import FunctionPool, LayerContents, layer_contents, start_pools
+from local_runner.signin import SignInServer
 from local_runner.site import Site, load_site
 from local_runner.sqs_source import SqsEventSource
 from local_runner.template import (
@@ -25,8 +32,11 @@ from local_runner.template import (
     RestApi,
     Service,
     TemplateError,
+    UserPool,
+    UserPoolClient,
     load_service,
 )
+from local_runner.tokens import Jwks
 
 log = logging.getLogger("local_runner")
 
@@ -43,6 +53,7 @@ class Options:
     warm: bool = True
     state_file: Path | None = None  # where to write URLs and names as JSON once ready
     fault_plan: Path | None = None  # a file of planned faults (local_runner.faults), for tests
+    users: tuple[tuple[str, str], ...] = ()  # (email, password): confirmed users to create
 
 
 class LocalRunner:
@@ -58,6 +69,7 @@ class LocalRunner:
         self.api_key: str | None = None
         self.service: Service | None = None
         self.site: Site | None = None
+        self.sign_in: SignInServer | None = None
         self.notes: list[str] = []
 
     @property
@@ -91,17 +103,36 @@ class LocalRunner:
             self.notes.append(message + "\n  (started anyway: --allow-unknown-resources)")
         if len(preview.apis) > 1:
             raise TemplateError("the local runner serves one REST API per stack")
+        if len(preview.user_pools) > 1:
+            raise TemplateError("the local runner serves one user pool per stack")
+        if self.options.users and not preview.user_pools:
+            raise TemplateError(
+                "--user: the stack has no user pool to add users to (accounts are off for it)"
+            )
 
         # Bucket names do not depend on the endpoint: the preview knows their CORS rules.
         self.emulator = Emulator(cors=bucket_cors(preview))
-        local = LocalAws(endpoint=self.emulator.endpoint)
+        # The pool and client first: their ids are moto's, and the rest refers to them.
+        generated_ids, notes = create_user_pools(self.emulator, preview)
+        self.notes.extend(notes)
+        local = LocalAws(endpoint=self.emulator.endpoint, generated_ids=generated_ids)
         self.service = service = load_service(
             self.assembly,
             local,
             visibility_timeout_override=self.options.visibility_timeout_override,
         )
         self.notes.extend(create_resources(self.emulator, service))
-        self.site = load_site(service, local)
+        pool = self.user_pool
+        for email, password in self.options.users:
+            assert pool is not None
+            add_user(self.emulator, pool, email, password)
+        origins: dict[str, str] = {}
+        for domain in service.user_pool_domains:
+            assert pool is not None
+            clients = [c for c in service.user_pool_clients if c.pool == pool.logical_id]
+            self.sign_in = SignInServer(pool, domain, clients, self.emulator.client("cognito-idp"))
+            origins[domain.base_url] = self.sign_in.url
+        self.site = load_site(service, local, origins)
         if self.site is not None:
             self.site.upload(self.emulator.client("s3"))
 
@@ -112,6 +143,9 @@ class LocalRunner:
                     layers[layer.logical_id] = layer_contents(layer.source)
         self.layer_notes = {lid: c.notes for lid, c in layers.items()}
         api_functions = {r.function for api in service.apis for r in api.routes if r.function}
+        api_functions |= {
+            a.function for api in service.apis for a in api.authorizers.values() if a.function
+        }
         limits = {
             logical_id: self.options.max_instances if logical_id in api_functions else 1
             for logical_id in service.functions
@@ -149,6 +183,7 @@ class LocalRunner:
                     lambda function, event, timeout: self.pools[function].invoke(event, timeout),
                     frozenset({self.api_key}) if self.api_key else frozenset(),
                     self.site,
+                    Jwks(local),
                 )
             except OSError as error:  # taken while the functions started
                 raise _port_taken(self.options.port, error) from error
@@ -156,6 +191,39 @@ class LocalRunner:
                 f.logical_id: float(f.timeout_s) for f in service.functions.values()
             }
             self.api_server.start()
+        if self.sign_in is not None:
+            if self.api_server is not None:
+                port = self.api_server.server_address[1]
+                self.sign_in.pages.gallery_urls = (
+                    f"http://127.0.0.1:{port}/",
+                    f"http://localhost:{port}/",
+                )
+            self.sign_in.start()
+
+    @property
+    def user_pool(self) -> UserPool | None:
+        assert self.service is not None
+        return self.service.user_pools[0] if self.service.user_pools else None
+
+    @property
+    def app_client(self) -> UserPoolClient | None:
+        """The pool's client for the page: the one with the authorization code flow."""
+        assert self.service is not None
+        clients = self.service.user_pool_clients
+        return next((c for c in clients if "code" in c.oauth_flows), None) or (
+            clients[0] if clients else None
+        )
+
+    def accounts_state(self) -> dict[str, Any] | None:
+        pool = self.user_pool
+        if pool is None:
+            return None
+        client = self.app_client
+        return {
+            "user_pool_id": pool.pool_id,
+            "client_id": client.client_id if client else None,
+            "sign_in_url": self.sign_in.url if self.sign_in else None,
+        }
 
     def state(self) -> dict[str, Any]:
         """What a script or test needs to reach the running service."""
@@ -170,6 +238,7 @@ class LocalRunner:
             "tables": {t.logical_id: t.name for t in self.service.tables},
             "queues": {q.logical_id: q.url for q in self.service.queues},
             "fault_plan": str(self.options.fault_plan) if self.options.fault_plan else None,
+            "accounts": self.accounts_state(),
         }
 
     def stop(self) -> None:
@@ -184,6 +253,8 @@ class LocalRunner:
             source.join(timeout_s=10)
         if self.api_server is not None:
             self.api_server.server_close()
+        if self.sign_in is not None:
+            self.sign_in.stop()
         if self.emulator is not None:
             self.emulator.stop()
 
@@ -196,8 +267,8 @@ class LocalRunner:
             *([gallery, ""] if gallery else []),
             f"Stack {service.stack_name!r} running locally (no AWS account, no Docker)",
             f"  template:   {self.assembly.directory} {synth_note}",
-            f"  moto:       {self.emulator.endpoint}  (S3, DynamoDB and SQS; fake credentials"
-            " 'testing')",
+            f"  moto:       {self.emulator.endpoint}  (S3, DynamoDB, SQS"
+            f"{' and Cognito' if service.user_pools else ''}; fake credentials 'testing')",
         ]
         for bucket in service.buckets:
             lines.append(f"  bucket:     {bucket.name}  ({bucket.logical_id})")
@@ -208,6 +279,7 @@ class LocalRunner:
             )
         for table in service.tables:
             lines.append(f"  table:      {table.name}  ({table.logical_id})")
+        lines.extend(self._accounts_lines())
         for notification in service.notifications:
             for queue in notification.configuration.get("QueueConfigurations", []):
                 rules = queue.get("Filter", {}).get("Key", {}).get("FilterRules", [])
@@ -264,16 +336,101 @@ class LocalRunner:
                     service.functions[route.function].display_name if route.function else "mock"
                 )
                 key = "  [API key]" if route.api_key_required else ""
+                if route.authorization == "COGNITO_USER_POOLS":
+                    key += "  [signed in]"
+                elif route.authorizer is not None:
+                    by = api.authorizers[route.authorizer].function or ""
+                    key += f"  [authorizer {service.functions[by].display_name}]"
                 lines.append(f"  {route.method:<7} {route.resource_path:<32} -> {target}{key}")
             if self.api_key:
                 lines.append(f"  API key (header x-api-key): {self.api_key}")
             lines.append("")
             lines.extend(curl_examples(self.url, api, self.api_key))
+            lines.extend(self._sign_in_help(api))
         lines.append("")
         if gallery:
             lines.append(gallery)
         lines.append(f"Ready in {startup_s:.1f} s. Ctrl-C stops everything.")
         return "\n".join(lines)
+
+    def _accounts_lines(self) -> list[str]:
+        pool, client = self.user_pool, self.app_client
+        if pool is None:
+            return []
+        sign_up = "sign-up open" if pool.sign_up_open else "invite only (no sign-up)"
+        lines = [f"  user pool:  {pool.pool_id}  ({pool.logical_id}): {sign_up}"]
+        if client is not None:
+            lines.append(f"  app client: {client.client_id}  ({client.logical_id})")
+        if self.sign_in is not None:
+            lines.append(
+                f"  sign-in:    {self.sign_in.url}  (stands in for"
+                f" {self.sign_in.pages.domain.base_url}; no email is sent)"
+            )
+        for email, _ in self.options.users:
+            lines.append(f"  user:       {email}  (--user, confirmed)")
+        return lines
+
+    def _sign_in_help(self, api: RestApi) -> list[str]:
+        """How to sign in, and to call a signed-in route from a script."""
+        pool, client = self.user_pool, self.app_client
+        if pool is None or client is None:
+            return []
+        assert self.emulator is not None
+        lines = ["", f"Accounts (user pool {pool.pool_id}):"]
+        users = [email for email, _ in self.options.users]
+        who = f"as {' or '.join(users)}" if users else "with an account"
+        if self.sign_in is not None and self.site_url:
+            lines.append(
+                f"  Sign in on the gallery ({self.site_url}) {who}: its sign-in pages are the"
+                f" local stand-in at {self.sign_in.url}"
+            )
+        if pool.sign_up_open:
+            lines.append("  Anyone may create an account there (sign-up is open; no email is sent)")
+        else:
+            lines.append("  Sign-up is invite only: seed accounts with --user EMAIL:PASSWORD")
+        lines.extend(token_examples(self.url, self.emulator.endpoint, client.client_id, api, users))
+        return lines
+
+
+def token_examples(
+    url: str, moto: str, client_id: str, api: RestApi, users: list[str]
+) -> list[str]:
+    """An ID token from a script (moto's InitiateAuth, unsigned as Cognito's is), and a call
+    to a route that wants one."""
+    initiate = (
+        json.dumps(
+            {
+                "AuthFlow": "USER_PASSWORD_AUTH",
+                "ClientId": client_id,
+                "AuthParameters": {"USERNAME": "@EMAIL@", "PASSWORD": "@PASSWORD@"},
+            }
+        )
+        .replace("@EMAIL@", "'\"$EMAIL\"'")
+        .replace("@PASSWORD@", "'\"$PASSWORD\"'")
+    )
+    lines = [
+        "  An ID token from a script (it lasts 1 h), then a signed-in request:",
+        f"  EMAIL={users[0] if users else 'you@example.com'} PASSWORD='<its password>'",
+        f"  TOKEN=$(curl -sS {moto}/ -H 'Content-Type: application/x-amz-json-1.1'"
+        " -H 'X-Amz-Target: AWSCognitoIdentityProviderService.InitiateAuth'"
+        f" -d '{initiate}' | python3 -c 'import json, sys;"
+        ' print(json.load(sys.stdin)["AuthenticationResult"]["IdToken"])\')',
+    ]
+    signed_in = sorted(
+        (r for r in api.routes if r.function and r.authorization != "NONE"),
+        key=lambda r: (
+            r.authorization != "COGNITO_USER_POOLS",
+            r.method != "GET",
+            "{" in r.resource_path,
+        ),
+    )
+    if signed_in:
+        route = signed_in[0]
+        verb = "" if route.method == "GET" else f" -X {route.method}"
+        lines.append(
+            f'  curl -sS{verb} -H "Authorization: Bearer $TOKEN" {url}{route.resource_path}; echo'
+        )
+    return lines
 
 
 def curl_examples(url: str, api: RestApi, api_key: str | None) -> list[str]:

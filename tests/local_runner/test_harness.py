@@ -5,6 +5,7 @@ tests/faults and tests/access does."""
 
 from __future__ import annotations
 
+import argparse
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from local_runner import harness
+from local_runner.__main__ import parse_args, parse_user
 from tests.local_runner.assemblies import FIXTURE_ASSEMBLY
 
 
@@ -68,3 +70,18 @@ def test_a_taken_port_asked_for_is_refused_with_the_way_out(tmp_path: Path) -> N
             harness.start(
                 "--assembly", str(FIXTURE_ASSEMBLY), "--port", str(port), log=tmp_path / "r.log"
             )
+
+
+def test_a_stack_without_a_user_pool_has_no_accounts(tmp_path: Path) -> None:
+    runner = finished({"accounts": None}, tmp_path)
+    assert runner.accounts is None
+    with pytest.raises(harness.RunnerError, match="no user pool"):
+        runner.id_token("ada@example.com", "x")
+
+
+def test_users_are_given_as_email_and_password() -> None:
+    args = parse_args(["--user", "ada@example.com:pass:word", "--user=bob@example.com:x"])
+    assert args.users == [("ada@example.com", "pass:word"), ("bob@example.com", "x")]
+    for wrong in ("ada@example.com", "ada:secret", "ada@example.com:"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_user(wrong)
