@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html.parser
 import secrets
@@ -14,6 +15,7 @@ from joserfc.jwk import RSAKey
 from moto.utilities.utils import load_resource
 
 
+@functools.cache
 def moto_key() -> RSAKey:
     """The one private key moto signs every user pool's tokens with (it ships with moto)."""
     return RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))

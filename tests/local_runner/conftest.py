@@ -4,6 +4,7 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,6 +59,7 @@ class LocalPool:
     service: Service  # the fixture assembly resolved with the ids moto gave
     other_pool: str
     other_client: str
+    cognito: Any  # a client of the emulator's cognito-idp (made once: boto3 clients are slow)
 
     @property
     def pool(self) -> UserPool:
@@ -69,7 +71,7 @@ class LocalPool:
 
     def tokens(self, email: str = EMAIL, password: str = PASSWORD) -> dict[str, str]:
         """IdToken, AccessToken and RefreshToken of a sign-in to the fixture's client."""
-        answer = self.emulator.client("cognito-idp").initiate_auth(
+        answer = self.cognito.initiate_auth(
             ClientId=self.client.client_id,
             AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": email, "PASSWORD": password},
@@ -78,7 +80,7 @@ class LocalPool:
 
     def foreign_token(self) -> str:
         """An ID token of the other pool."""
-        answer = self.emulator.client("cognito-idp").initiate_auth(
+        answer = self.cognito.initiate_auth(
             ClientId=self.other_client,
             AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": EMAIL, "PASSWORD": PASSWORD},
@@ -101,6 +103,8 @@ def local_pool() -> Iterator[LocalPool]:
         client = cognito.create_user_pool_client(UserPoolId=other_id, ClientName="other")
         other_pool = dataclasses.replace(service.user_pools[0], pool_id=other_id)
         add_user(emulator, other_pool, EMAIL, PASSWORD)
-        yield LocalPool(emulator, local, service, other_id, client["UserPoolClient"]["ClientId"])
+        yield LocalPool(
+            emulator, local, service, other_id, client["UserPoolClient"]["ClientId"], cognito
+        )
     finally:
         emulator.stop()

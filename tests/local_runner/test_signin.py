@@ -27,7 +27,7 @@ def pages(local_pool: LocalPool) -> SignInPages:
         local_pool.pool,
         local_pool.service.user_pool_domains[0],
         local_pool.service.user_pool_clients,
-        local_pool.emulator.client("cognito-idp"),
+        local_pool.cognito,
         "http://127.0.0.1:5000",
     )
     found.gallery_urls = (GALLERY,)
@@ -276,9 +276,7 @@ def test_sign_up_creates_a_confirmed_account_and_signs_it_in(
     )
     tokens = json.loads(exchange(pages, local_pool, code_of(made), verifier).body)
     assert unverified_claims(tokens["id_token"])["email"] == email
-    user = local_pool.emulator.client("cognito-idp").admin_get_user(
-        UserPoolId=local_pool.pool.pool_id, Username=email
-    )
+    user = local_pool.cognito.admin_get_user(UserPoolId=local_pool.pool.pool_id, Username=email)
     assert user["UserStatus"] == "CONFIRMED"
     assert {"Name": "email_verified", "Value": "true"} in user["UserAttributes"]
     twice = pages.reply(
