@@ -41,6 +41,21 @@ def synthesize(stage: str, **context: Any) -> ImageServiceStack:
     return cdk_app.build(app, environ={})
 
 
+# id(template) -> (the template, kept so its id is never reused; its JSON text)
+_template_json: dict[int, tuple[Template, str]] = {}
+
+
+def template_json(template: Template) -> dict[str, Any]:
+    """`template.to_json()`, which is a round trip of the whole template through the jsii
+    runtime (about 0.15 s each time): made once per template, then parsed afresh for every
+    caller, who may change its own copy."""
+    found = _template_json.get(id(template))
+    if found is None:
+        found = _template_json[id(template)] = (template, json.dumps(template.to_json()))
+    parsed: dict[str, Any] = json.loads(found[1])
+    return parsed
+
+
 @functools.cache
 def synthesized_stack(stage: str) -> ImageServiceStack:
     """The stage synthesized once per test session, for the infrastructure tests and the

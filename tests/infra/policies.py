@@ -7,13 +7,26 @@ from typing import Any
 
 from aws_cdk.assertions import Template
 
+from tests.infra.conftest import template_json
+
+
+def resources_of(template: Template, kind: str) -> dict[str, Any]:
+    """The template's resources of one type, by logical id."""
+    return {
+        logical_id: found
+        for logical_id, found in template_json(template)["Resources"].items()
+        if found["Type"] == kind
+    }
+
 
 def function_id(template: Template, handler: str) -> str:
-    functions = template.find_resources(
-        "AWS::Lambda::Function", {"Properties": {"Handler": handler}}
-    )
+    functions = [
+        logical_id
+        for logical_id, found in resources_of(template, "AWS::Lambda::Function").items()
+        if found["Properties"].get("Handler") == handler
+    ]
     assert len(functions) == 1, f"expected one function with handler {handler}"
-    return next(iter(functions))
+    return functions[0]
 
 
 def _render(value: Any) -> str:
@@ -32,10 +45,10 @@ def _render(value: Any) -> str:
 
 def allowed_statements(template: Template, handler: str) -> list[tuple[list[str], list[str]]]:
     """(actions, resources) of every Allow statement in the policies of the function's role."""
-    function = template.to_json()["Resources"][function_id(template, handler)]
+    function = template_json(template)["Resources"][function_id(template, handler)]
     role = function["Properties"]["Role"]["Fn::GetAtt"][0]
     statements = []
-    for policy in template.find_resources("AWS::IAM::Policy").values():
+    for policy in resources_of(template, "AWS::IAM::Policy").values():
         if {"Ref": role} not in policy["Properties"]["Roles"]:
             continue
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:

@@ -9,6 +9,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from tests.infra.checkov_scan import Report, scan
+from tests.infra.conftest import template_json
 from tests.infra.test_delivery import everything_on
 
 pytestmark = pytest.mark.slow  # checkov takes 15 s; `make lint` runs it too
@@ -46,7 +47,7 @@ def reports(
     paths: dict[str, Path] = {}
     for stage, template in {**templates, EVERY_OPTION: everything_on()}.items():
         paths[stage] = folder / f"ImageService-{stage}.template.json"
-        paths[stage].write_text(json.dumps(template.to_json()))
+        paths[stage].write_text(json.dumps(template_json(template)))
     return scan(paths)
 
 

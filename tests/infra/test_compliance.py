@@ -9,6 +9,7 @@ from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint
 
 from stacks.image_service_stack import ImageServiceStack
+from tests.infra.conftest import template_json
 
 ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
 
@@ -44,6 +45,6 @@ def test_every_acknowledgement_gives_a_specific_reason(
 def test_cfn_lint_finds_no_error(templates: dict[str, Template]) -> None:
     config = ManualArgs(regions=["us-east-1"])
     for stage, template in templates.items():
-        matches = lint(json.dumps(template.to_json()), config=config)
+        matches = lint(json.dumps(template_json(template)), config=config)
         errors = [f"{m.rule.id} {m.message}" for m in matches if m.rule.severity == "error"]
         assert errors == [], stage

@@ -29,7 +29,7 @@ import app as cdk_app
 from stacks import delivery
 from stacks.image_service_stack import ImageServiceStack
 from stacks.settings import SettingsError
-from tests.infra.conftest import cdk_json_context, synthesize
+from tests.infra.conftest import cdk_json_context, synthesize, template_json
 from tests.infra.policies import function_id, may
 from tests.infra.test_template import (
     CATALOGUE,
@@ -383,7 +383,7 @@ def test_the_waf_setting_adds_a_rate_limit_and_the_common_rule_set() -> None:
     _, config = distribution(template)
     assert config["WebACLId"] == {"Fn::GetAtt": [acl_id, "Arn"]}
     # A stack in any other region stops before anything is created.
-    (rule,) = [r for name, r in template.to_json()["Rules"].items() if "WafRegion" in name]
+    (rule,) = [r for name, r in template_json(template)["Rules"].items() if "WafRegion" in name]
     (assertion,) = rule["Assertions"]
     assert assertion["Assert"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
     assert assertion["AssertDescription"].startswith("waf:")
@@ -426,7 +426,9 @@ def test_the_waf_holds_each_ip_to_fewer_tickets_than_other_requests() -> None:
 def test_every_option_on_is_still_clean_for_cdk_nag_and_cfn_lint() -> None:
     report = AwsSolutionsChecks().validate_scope(everything_on_stack())
     assert report.success, [v.rule_name for v in report.violations]
-    matches = lint(json.dumps(everything_on().to_json()), config=ManualArgs(regions=["us-east-1"]))
+    matches = lint(
+        json.dumps(template_json(everything_on())), config=ManualArgs(regions=["us-east-1"])
+    )
     assert [f"{m.rule.id} {m.message}" for m in matches if m.rule.severity == "error"] == []
 
 

@@ -15,6 +15,8 @@ from aws_cdk.assertions import Template
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from tests.infra.conftest import template_json
+
 CODE_ASSET = "<code asset>.zip"
 SITE_ASSET = "<site asset>.zip"
 
@@ -43,13 +45,13 @@ def json_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 def test_template_matches_snapshot(
     template: Template, stage: str, json_snapshot: SnapshotAssertion
 ) -> None:
-    assert normalized(template.to_json()) == json_snapshot
+    assert normalized(template_json(template)) == json_snapshot
 
 
 def test_snapshot_ignores_handler_code_and_the_page_but_not_layer_contents(
     templates: dict[str, Template],
 ) -> None:
-    original = normalized(templates["dev"].to_json())
+    original = normalized(template_json(templates["dev"]))
     resources = original["Resources"]
     code_changed = copy.deepcopy(original)
     layer_changed = copy.deepcopy(original)

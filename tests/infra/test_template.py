@@ -10,6 +10,7 @@ from aws_cdk.assertions import Match, Template
 from image_service.contract import catalogue_keys
 
 from stacks.limits import MAX_RECEIVE_COUNT
+from tests.infra.conftest import template_json
 from tests.infra.policies import allowed_statements, function_id, may
 
 UPLOAD = "image_service.upload.handler"
@@ -33,7 +34,7 @@ EDGE_LOG_BUCKET = "DeliveryLogsE7964E8F"
 
 
 def resource(template: Template, logical_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = template.to_json()["Resources"][logical_id]
+    found: dict[str, Any] = template_json(template)["Resources"][logical_id]
     return found
 
 
@@ -50,7 +51,7 @@ def object_arn(key: str) -> str:
 
 
 def test_stateful_logical_ids_are_pinned(template: Template) -> None:
-    resources = template.to_json()["Resources"]
+    resources = template_json(template)["Resources"]
     assert resources[IMAGES_BUCKET]["Type"] == "AWS::S3::Bucket"
     assert resources[ACCESS_LOG_BUCKET]["Type"] == "AWS::S3::Bucket"
     assert resources[QUEUE]["Type"] == "AWS::SQS::Queue"
@@ -666,7 +667,7 @@ def test_no_physical_names_anywhere(template: Template, name_property: str) -> N
     # Generated names let two stages (or two copies) live in one account, and let
     # CloudFormation replace a resource without a name clash. A reference to another
     # resource's generated name (`{"Ref": ...}`) is fine; a literal string is not.
-    for logical_id, found in template.to_json()["Resources"].items():
+    for logical_id, found in template_json(template)["Resources"].items():
         value = found.get("Properties", {}).get(name_property)
         assert value is None or isinstance(value, dict), f"{logical_id}: {value!r}"
 
