@@ -15,6 +15,8 @@ from aws_cdk.assertions import Template
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from tests.infra.conftest import variant
+
 CODE_ASSET = "<code asset>.zip"
 SITE_ASSET = "<site asset>.zip"
 
@@ -44,6 +46,11 @@ def test_template_matches_snapshot(
     template: Template, stage: str, json_snapshot: SnapshotAssertion
 ) -> None:
     assert normalized(template.to_json()) == json_snapshot
+
+
+def test_template_without_accounts_matches_snapshot(json_snapshot: SnapshotAssertion) -> None:
+    """dev with `accounts: off`: a stage that does not turn accounts on keeps its template."""
+    assert normalized(variant("dev-accounts-off").to_json()) == json_snapshot
 
 
 def test_snapshot_ignores_handler_code_and_the_page_but_not_layer_contents(
