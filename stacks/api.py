@@ -348,7 +348,11 @@ class Api(Construct):
             settings=settings,
             handler="image_service.authorizer.handler",
             description="The optional authorizer: verifies a present ID token, lets none through",
-            memory_size=256,
+            # Lambda's CPU share grows with memory (1,769 MB is one vCPU): a cold start (about
+            # 0.1 s of CPU, mostly PyJWT and cryptography) delays a user's request, and costs
+            # the same GB-seconds at any memory; a warm call (0.2 ms) is billed 1 ms either way
+            # (docs/PERFORMANCE.md, "The optional authorizer").
+            memory_size=1024,
             timeout=AUTHORIZER_TIMEOUT,
             # TOKEN_AUDIENCE, the app client's id, is added by the stack once the client exists.
             environment={
