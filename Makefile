@@ -45,7 +45,7 @@ help:
 
 # pip at error level: a machine's pip configuration (an unreachable extra index, say) would
 # otherwise print a warning per package; a failed install still prints and stops make.
-$(VENV)/.installed: requirements.txt requirements-dev.txt layers/pillow/requirements.txt layers/powertools/requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt layers/pillow/requirements.txt layers/powertools/requirements.txt layers/jwt/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --quiet --upgrade pip
 	$(PY) -m pip install --quiet --quiet -r requirements-dev.txt
@@ -132,7 +132,7 @@ load: setup
 
 # --strict: a package that could not be looked up fails the audit instead of being skipped.
 audit: setup
-	$(PY) -m pip_audit --strict -r requirements.txt -r layers/pillow/requirements.txt -r layers/powertools/requirements.txt
+	$(PY) -m pip_audit --strict -r requirements.txt -r layers/pillow/requirements.txt -r layers/powertools/requirements.txt -r layers/jwt/requirements.txt
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

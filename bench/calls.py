@@ -5,8 +5,9 @@ fewest the design needs (and CloudFront's, for a deletion).
 
 Runs the functions in-process against moto (`mock_aws`, fake credentials), in a fresh
 interpreter, and counts every call their clients make through botocore's own `before-call`
-events: one upload, the worker's job for it, a page of the feed, a look-up, a thumbnail
-download, and a deletion.
+events: one upload, the worker's job for it, a page of the feed, a look-up, both downloads,
+and a deletion; then a signed-in user's upload, ticket, feed page, own page, change of
+visibility and deletion.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ MINIMUM: dict[str, dict[str, int]] = {
     "rendered job": {"s3.GetObject": 1, "s3.PutObject": 4, "dynamodb.UpdateItem": 1},
     "feed page": {"dynamodb.Query": 1},
     "look-up": {"dynamodb.GetItem": 1},
-    "thumbnail download": {"s3.GetObject": 1},
+    # The record first (does the image exist, for whom, are its thumbnails made), then the
+    # bytes it promises.
+    "original download": {"dynamodb.GetItem": 1, "s3.GetObject": 1},
+    "thumbnail download": {"dynamodb.GetItem": 1, "s3.GetObject": 1},
     # Read the record (its token's hash, compared in constant time here, and its keys), hide
     # it (one conditional write), remove every object (one batch), take it off the edge
     # caches (one invalidation of its two paths), remove the record.
@@ -45,6 +49,33 @@ MINIMUM: dict[str, dict[str, int]] = {
         "cloudfront.CreateInvalidation": 1,
         "dynamodb.DeleteItem": 1,
     },
+    # Signed in: an upload as above (the owner is in the record, no token).
+    "signed-in upload": {"s3.PutObject": 1, "dynamodb.PutItem": 1, "sqs.SendMessage": 1},
+    # The owner's open tickets (one Query on the owner index), then the ticket's record.
+    "signed-in ticket": {"dynamodb.Query": 1, "dynamodb.PutItem": 1},
+    # The page, then which of its ids are the caller's (the feed index holds no owner).
+    "signed-in feed page": {"dynamodb.Query": 2},
+    "own images page": {"dynamodb.Query": 1},
+    # Read it (owner, status), one conditional write, and its paths off the edge caches.
+    "made private": {
+        "dynamodb.GetItem": 1,
+        "dynamodb.UpdateItem": 1,
+        "cloudfront.CreateInvalidation": 1,
+    },
+    "owner's delete": {
+        "dynamodb.GetItem": 1,
+        "dynamodb.UpdateItem": 1,
+        "s3.DeleteObjects": 1,
+        "cloudfront.CreateInvalidation": 1,
+        "dynamodb.DeleteItem": 1,
+    },
+}
+# The optional authorizer's context for a signed-in caller, as API Gateway hands it over.
+SIGNED_IN = {
+    "principalId": "b0c1d2e3-0000-4000-8000-000000000001",
+    "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_bench",
+    "sub": "b0c1d2e3-0000-4000-8000-000000000001",
+    "email": "bench@example.com",
 }
 
 ENVIRONMENT = {
@@ -87,6 +118,7 @@ def _event(method: str, path: str, resource: str, **parts: Any) -> dict[str, Any
             "requestId": "bench",
             "domainName": "bench.example",
             "identity": {"sourceIp": "127.0.0.1"},
+            **({"authorizer": parts["authorizer"]} if "authorizer" in parts else {}),
         },
         "body": parts.get("body"),
         "isBase64Encoded": parts.get("body") is not None,
@@ -137,7 +169,14 @@ def _measure_here() -> dict[str, dict[str, int]]:
         os.environ["DISTRIBUTION_ID"] = _distribution(boto3.client("cloudfront"))
         modules = {
             name: importlib.import_module(f"image_service.{name}")
-            for name in ("upload", "thumbnail_worker", "catalogue", "download_thumbnail")
+            for name in (
+                "upload",
+                "thumbnail_worker",
+                "catalogue",
+                "download_image",
+                "download_thumbnail",
+                "tickets",
+            )
         }
         calls: Counter[str] = Counter()
 
@@ -150,8 +189,6 @@ def _measure_here() -> dict[str, dict[str, int]]:
                 if client is not None:
                     client.meta.events.register("before-call", count)
             catalogue = getattr(module, "catalogue", None)
-            if callable(catalogue):  # made on first use (download_thumbnail)
-                catalogue = catalogue()
             if catalogue is not None:
                 catalogue.client.meta.events.register("before-call", count)
         modules["catalogue"].edge_client().meta.events.register("before-call", count)
@@ -197,6 +234,13 @@ def _measure_here() -> dict[str, dict[str, int]]:
         run("look-up", lambda: catalogue(_event("GET", path, "/images/{id}", **by_id), context))
         name = image["name"]
         run(
+            "original download",
+            lambda: modules["download_image"].handler(
+                _event("GET", f"/download/{name}", "/download/{name}", params={"name": name}),
+                context,
+            ),
+        )
+        run(
             "thumbnail download",
             lambda: modules["download_thumbnail"].handler(
                 _event(
@@ -214,6 +258,64 @@ def _measure_here() -> dict[str, dict[str, int]]:
             lambda: catalogue(
                 _event("DELETE", path, "/images/{id}", headers=token, **by_id), context
             ),
+        )
+        if deleted["statusCode"] != 204:
+            raise RuntimeError(f"delete answered {deleted['statusCode']}: {deleted['body']}")
+
+        user = {"authorizer": SIGNED_IN}
+        owned = json.loads(
+            run(
+                "signed-in upload",
+                lambda: modules["upload"].handler(
+                    _event(
+                        "POST",
+                        "/upload",
+                        "/upload",
+                        body=body,
+                        headers={"Content-Type": "image/jpeg"},
+                        **user,
+                    ),
+                    context,
+                ),
+            )["body"]
+        )
+        ticket = json.dumps({"filename": "a.jpg", "content_type": "image/jpeg", "size": 5_000_000})
+        run(
+            "signed-in ticket",
+            lambda: modules["tickets"].handler(
+                _event(
+                    "POST",
+                    "/uploads",
+                    "/uploads",
+                    body=base64.b64encode(ticket.encode()).decode(),
+                    headers={"Content-Type": "application/json"},
+                    **user,
+                ),
+                context,
+            ),
+        )
+        run(
+            "signed-in feed page",
+            lambda: catalogue(_event("GET", "/images", "/images", **user), context),
+        )
+        run(
+            "own images page",
+            lambda: catalogue(_event("GET", "/me/images", "/me/images", **user), context),
+        )
+        by_id = {"params": {"id": owned["id"]}}
+        path = f"/images/{owned['id']}"
+        private = base64.b64encode(json.dumps({"visibility": "private"}).encode()).decode()
+        changed = run(
+            "made private",
+            lambda: catalogue(
+                _event("PATCH", path, "/images/{id}", body=private, **by_id, **user), context
+            ),
+        )
+        if changed["statusCode"] != 200:
+            raise RuntimeError(f"PATCH answered {changed['statusCode']}: {changed['body']}")
+        deleted = run(
+            "owner's delete",
+            lambda: catalogue(_event("DELETE", path, "/images/{id}", **by_id, **user), context),
         )
         if deleted["statusCode"] != 204:
             raise RuntimeError(f"delete answered {deleted['statusCode']}: {deleted['body']}")

@@ -128,6 +128,7 @@ def renditions_json(names: tuple[str, ...] = tuple(RENDITIONS)) -> str:
 BUCKET = "bench-bucket"
 TABLE = "bench-catalogue"
 QUEUE = "bench-jobs"
+BENCH_ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_bench"
 FUNCTION_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -147,6 +148,9 @@ FUNCTION_ENVIRONMENT = {
     "PUBLIC_HOST": "",
     "DISTRIBUTION_ID": "",
     "SHARED_CACHES": "any",
+    "TOKEN_ISSUER": BENCH_ISSUER,
+    "TOKEN_AUDIENCE": "bench-client",
+    "JWKS_URL": f"{BENCH_ISSUER}/.well-known/jwks.json",
     "POWERTOOLS_SERVICE_NAME": "image-service",
     "POWERTOOLS_METRICS_NAMESPACE": "ImageService",
     "POWERTOOLS_LOG_LEVEL": "ERROR",

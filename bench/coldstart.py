@@ -4,6 +4,13 @@ The baseline is `import boto3` plus creating one client, which every function pa
 Each module is imported with the environment the stack gives it and fake credentials; the
 timer starts after the interpreter is up, so Python's own start-up is not counted. Nothing
 talks to AWS: creating a client opens no connection.
+
+The optional authorizer is measured further (`authorizer_timings`): its import, its first
+verification (RSA public key parsed, the signature checked), and a warm verification, with
+an ID token and signing keys made beforehand in another process and served through its one
+network call, the JWKS fetch.
+
+    python -m bench.coldstart authorizer [rounds]
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ MODULES = {
     "image_service.catalogue": "catalogue",
     "image_service.tickets": "tickets",
     "image_service.thumbnail_worker": "worker",
+    "image_service.authorizer": "authorizer",
 }
 DOWNLOADS = ("image_service.download_image", "image_service.download_thumbnail")
 # Cold start logs at INFO, as the functions do when deployed.
@@ -72,6 +80,95 @@ ms = (time.perf_counter() - t) * 1000
 )
 HEIF_MODULES = ("image_service.upload", "image_service.thumbnail_worker")
 HEIF_SUFFIX = " + HEIC decoder"
+
+
+# The authorizer's cold start and warm verification, in a fresh interpreter: argv[1] is a
+# JSON file holding an ID token and the JWKS that verifies it (made by the parent, so that
+# no RSA or PyJWT code is imported before the clock starts).
+AUTHORIZER_SCRIPT = """
+import importlib, json, statistics, sys, time
+made = json.load(open(sys.argv[1]))
+event = {"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:1:a/dev/GET/images",
+         "headers": {"Authorization": "Bearer " + made["token"]}}
+class Context:
+    function_name = "bench"; memory_limit_in_mb = 256; aws_request_id = "r"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:1:function:bench"
+t, c = time.perf_counter(), time.process_time()
+authorizer = importlib.import_module("image_service.authorizer")
+import_cpu, import_wall = time.process_time() - c, time.perf_counter() - t
+authorizer.keys.fetch_data = lambda: made["jwks"]
+t, c = time.perf_counter(), time.process_time()
+answer = authorizer.handler(event, Context())
+first_cpu, first_wall = time.process_time() - c, time.perf_counter() - t
+assert answer["principalId"] == made["sub"], answer
+def timed(call):
+    t = time.perf_counter()
+    call()
+    return time.perf_counter() - t
+anonymous = {"type": "REQUEST", "methodArn": event["methodArn"], "headers": {}}
+calls = range(int(sys.argv[2]))
+warm = [timed(lambda: authorizer.handler(event, Context())) for _ in calls]
+verify = [timed(lambda: authorizer.verify(made["token"])) for _ in calls]
+nobody = [timed(lambda: authorizer.handler(anonymous, Context())) for _ in calls]
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({
+    "import_cpu_ms": import_cpu * 1000, "import_wall_ms": import_wall * 1000,
+    "first_cpu_ms": first_cpu * 1000, "first_wall_ms": first_wall * 1000,
+    "warm_handler_us": statistics.median(warm) * 1e6,
+    "warm_verify_us": statistics.median(verify) * 1e6,
+    "anonymous_handler_us": statistics.median(nobody) * 1e6,
+    "rss_kb": hwm,
+}))
+"""
+WARM_CALLS = 2000
+
+
+def _token_and_keys(folder: Path) -> Path:
+    """An ID token signed by a fresh 2048-bit RSA key (Cognito's size) and the JWKS with
+    that key, in a file for the measuring process."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = {**json.loads(RSAAlgorithm.to_jwk(key.public_key())), "kid": "bench", "alg": "RS256"}
+    now = int(time.time())
+    sub = "b0c1d2e3-0000-4000-8000-000000000001"
+    claims = {
+        "sub": sub,
+        "iss": ENV["TOKEN_ISSUER"],
+        "aud": ENV["TOKEN_AUDIENCE"],
+        "token_use": "id",
+        "email": "bench@example.com",
+        "iat": now,
+        "exp": now + 3600,
+        "auth_time": now,
+    }
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "bench"})
+    path = folder / "token.json"
+    path.write_text(json.dumps({"token": token, "jwks": {"keys": [jwk]}, "sub": sub}))
+    return path
+
+
+def authorizer_timings(rounds: int) -> dict[str, Any]:
+    """Medians over `rounds` fresh interpreters: the authorizer's import and its first
+    verification (CPU and wall ms), a warm verification with and without the handler around
+    it, an anonymous request, and the process's peak RSS."""
+    samples: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        made = _token_and_keys(Path(folder))
+        for _ in range(rounds):
+            result = _run(AUTHORIZER_SCRIPT, str(made), str(WARM_CALLS))
+            if "error" in result:
+                raise RuntimeError(f"authorizer: {result['error']}")
+            for name, value in result.items():
+                samples.setdefault(name, []).append(float(value))  # type: ignore[arg-type]
+    return {
+        "rounds": rounds,
+        "warm_calls": WARM_CALLS,
+        "median": {name: statistics.median(values) for name, values in samples.items()},
+        "spread": {name: (min(values), max(values)) for name, values in samples.items()},
+    }
 
 
 def _environment(lambda_src: Path = LAMBDA_SRC) -> dict[str, str]:
@@ -226,6 +323,11 @@ def compare(revision: str, rounds: int, against: str | None = None) -> dict[str,
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["authorizer"]:
+        print(
+            json.dumps(authorizer_timings(int(sys.argv[2]) if len(sys.argv) > 2 else 9), indent=1)
+        )
+        sys.exit(0)
     # python -m bench.coldstart <git revision> [rounds] [other revision]: cold start added
     # over boto3, A/B against the working tree (or the other revision).
     revision = sys.argv[1] if len(sys.argv) > 1 else "HEAD"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -18,6 +20,54 @@ from stacks.acknowledgements import APIGW_PUSH_TO_CLOUDWATCH, acknowledge, skip_
 from stacks.limits import API_TIMEOUT
 from stacks.service_function import LOG_RETENTION, LOGS_WITHOUT_KMS, ServiceFunction
 from stacks.settings import Settings
+
+# The optional authorizer's own limit: a cold start (the JWT layer's imports) and one fetch
+# of the signing keys (at most 3 s) fit well inside it; a warm verification takes under 1 ms.
+AUTHORIZER_TIMEOUT = Duration.seconds(10)
+
+
+class Guard(Enum):
+    """What API Gateway checks on a method before its function runs."""
+
+    NONE = "none"  # nothing: anyone (the API key still, where the stage needs one)
+    OPTIONAL = "optional"  # the optional authorizer: no token is anonymous, a bad one is 401
+    PERSON = "person"  # Cognito's user-pool authorizer: a valid ID token, else 401
+
+
+UPLOAD = ("POST", "/upload")
+TICKETS = ("POST", "/uploads")
+DOWNLOAD = ("GET", "/download/{name}")
+DOWNLOAD_THUMBNAIL = ("GET", "/download-thumbnail/{name}")
+FEED = ("GET", "/images")
+LOOK_UP = ("GET", "/images/{id}")
+DELETE = ("DELETE", "/images/{id}")
+CHANGE = ("PATCH", "/images/{id}")
+MY_IMAGES = ("GET", "/me/images")
+# The routes only a stage with accounts has.
+ACCOUNT_ROUTES = (CHANGE, MY_IMAGES)
+
+
+def method_guards(settings: Settings) -> dict[tuple[str, str], Guard]:
+    """Each route and what guards it, by the stage's `accounts`: with none, nothing; optional,
+    writes and reads take a token if there is one; required, every write needs a person. The
+    routes that only make sense for a person (changing an image, one's own images) always
+    need one."""
+    if not settings.has_accounts:
+        return dict.fromkeys(
+            (UPLOAD, TICKETS, DOWNLOAD, DOWNLOAD_THUMBNAIL, FEED, LOOK_UP, DELETE), Guard.NONE
+        )
+    write = Guard.PERSON if settings.accounts_required else Guard.OPTIONAL
+    return {
+        UPLOAD: write,
+        TICKETS: write,
+        DELETE: write,
+        CHANGE: Guard.PERSON,
+        MY_IMAGES: Guard.PERSON,
+        FEED: Guard.OPTIONAL,
+        LOOK_UP: Guard.OPTIONAL,
+        DOWNLOAD: Guard.OPTIONAL,
+        DOWNLOAD_THUMBNAIL: Guard.OPTIONAL,
+    }
 
 
 class Api(Construct):
@@ -32,8 +82,11 @@ class Api(Construct):
         queue: sqs.IQueue,
         pillow: lambda_.ILayerVersion,
         powertools: lambda_.ILayerVersion,
+        user_pool: cognito.IUserPool | None = None,
+        jwt: lambda_.ILayerVersion | None = None,
         **kwargs: Any,
     ) -> None:
+        """`user_pool` and `jwt` (the JWT layer): where the stage has accounts."""
         super().__init__(scope, id, **kwargs)
         cors = origins_to_env(settings.cors_origins)
         # Where every route needs a key, only the distribution (whose cache key holds it) may
@@ -68,6 +121,7 @@ class Api(Construct):
             timeout=API_TIMEOUT,
             environment={
                 Env.BUCKET_NAME: bucket.bucket_name,
+                Env.TABLE_NAME: table.table_name,
                 Env.CORS_ORIGINS: cors,
                 Env.SHARED_CACHES: shared_caches,
             },
@@ -112,7 +166,8 @@ class Api(Construct):
             "Catalogue",
             settings=settings,
             handler="image_service.catalogue.handler",
-            description="GET /images, GET and DELETE /images/{id}: the feed, an image, deletion",
+            description="GET /images, GET and DELETE /images/{id}: the feed, an image, deletion"
+            + (", GET /me/images, PATCH /images/{id}" if settings.has_accounts else ""),
             memory_size=256,
             timeout=API_TIMEOUT,
             environment={
@@ -142,13 +197,20 @@ class Api(Construct):
             endpoint_types=[apigw.EndpointType.REGIONAL],
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                allow_methods=[
+                    "GET",
+                    "POST",
+                    "DELETE",
+                    *(["PATCH"] if settings.has_accounts else []),
+                    "OPTIONS",
+                ],
                 allow_headers=[
                     "Content-Type",
                     "X-Filename",
                     "X-Api-Key",
                     "X-Delete-Token",
                     "If-None-Match",
+                    *(["Authorization", "X-Visibility"] if settings.has_accounts else []),
                 ],
                 expose_headers=["ETag", "Location", "Retry-After"],
                 max_age=Duration.hours(1),
@@ -185,48 +247,51 @@ class Api(Construct):
             validate_request_parameters=True,
             validate_request_body=True,
         )
-        method_options: dict[str, Any] = {
-            "api_key_required": settings.api_key_required,
-            "request_validator": validator,
-        }
-        self.rest_api.root.add_resource("upload").add_method(
-            "POST",
-            apigw.LambdaIntegration(self.upload.function),
-            **method_options,
-        )
-        for path, function in (
-            ("download", self.download_image),
-            ("download-thumbnail", self.download_thumbnail),
-        ):
-            self.rest_api.root.add_resource(path).add_resource("{name}").add_method(
-                "GET",
-                apigw.LambdaIntegration(function.function),
-                request_parameters={"method.request.path.name": True},
-                **method_options,
-            )
+        self.authorizer: ServiceFunction | None = None
+        guarded = self._authorizers(settings, user_pool, jwt, powertools)
+        guards = method_guards(settings)
 
-        self.rest_api.root.add_resource("uploads").add_method(
-            "POST", apigw.LambdaIntegration(self.tickets.function), **method_options
-        )
-        catalogue = apigw.LambdaIntegration(self.catalogue.function)
-        images = self.rest_api.root.add_resource("images")
-        images.add_method(
-            "GET",
-            catalogue,
-            request_parameters={
-                "method.request.querystring.limit": False,
-                "method.request.querystring.cursor": False,
-            },
-            **method_options,
-        )
-        image = images.add_resource("{id}")
-        for http_method in ("GET", "DELETE"):
-            image.add_method(
-                http_method,
-                catalogue,
-                request_parameters={"method.request.path.id": True},
-                **method_options,
+        def add(
+            resource: apigw.IResource,
+            route: tuple[str, str],
+            function: ServiceFunction,
+            **options: Any,
+        ) -> None:
+            guard = guards[route]
+            method = resource.add_method(
+                route[0],
+                apigw.LambdaIntegration(function.function),
+                api_key_required=settings.api_key_required,
+                request_validator=validator,
+                **guarded[guard],
+                **options,
             )
+            self._accept_method_findings(method, guard, settings)
+
+        add(self.rest_api.root.add_resource("upload"), UPLOAD, self.upload)
+        for path, function, route in (
+            ("download", self.download_image, DOWNLOAD),
+            ("download-thumbnail", self.download_thumbnail, DOWNLOAD_THUMBNAIL),
+        ):
+            add(
+                self.rest_api.root.add_resource(path).add_resource("{name}"),
+                route,
+                function,
+                request_parameters={"method.request.path.name": True},
+            )
+        add(self.rest_api.root.add_resource("uploads"), TICKETS, self.tickets)
+        images = self.rest_api.root.add_resource("images")
+        paging = {
+            "method.request.querystring.limit": False,
+            "method.request.querystring.cursor": False,
+        }
+        add(images, FEED, self.catalogue, request_parameters=paging)
+        image = images.add_resource("{id}")
+        for route in (LOOK_UP, DELETE, *((CHANGE,) if settings.has_accounts else ())):
+            add(image, route, self.catalogue, request_parameters={"method.request.path.id": True})
+        if settings.has_accounts:
+            mine = self.rest_api.root.add_resource("me").add_resource("images")
+            add(mine, MY_IMAGES, self.catalogue, request_parameters=paging)
 
         self.api_key: apigw.IApiKey | None = None
         if settings.api_key_required:
@@ -260,20 +325,99 @@ class Api(Construct):
                 "would add about half again to every cold start (docs/PERFORMANCE.md, Tracing)",
             },
         )
-        auth_reason = (
+
+    def _authorizers(
+        self,
+        settings: Settings,
+        user_pool: cognito.IUserPool | None,
+        jwt: lambda_.ILayerVersion | None,
+        powertools: lambda_.ILayerVersion,
+    ) -> dict[Guard, dict[str, Any]]:
+        """The method options of each guard: the two authorizers, where there are accounts."""
+        options: dict[Guard, dict[str, Any]] = {Guard.NONE: {}}
+        if not settings.has_accounts:
+            return options
+        if user_pool is None or jwt is None:
+            raise ValueError("a stage with accounts needs the user pool and the JWT layer")
+        stack = Stack.of(self)
+        # What Cognito writes as the ID tokens' `iss`, and where it publishes its keys.
+        issuer = f"https://cognito-idp.{stack.region}.{stack.url_suffix}/{user_pool.user_pool_id}"
+        self.authorizer = ServiceFunction(
+            self,
+            "Authorizer",
+            settings=settings,
+            handler="image_service.authorizer.handler",
+            description="The optional authorizer: verifies a present ID token, lets none through",
+            # Lambda's CPU share grows with memory (1,769 MB is one vCPU): a cold start (about
+            # 0.1 s of CPU, mostly PyJWT and cryptography) delays a user's request, and costs
+            # the same GB-seconds at any memory; a warm call (0.2 ms) is billed 1 ms either way
+            # (docs/PERFORMANCE.md, "The optional authorizer").
+            memory_size=1024,
+            timeout=AUTHORIZER_TIMEOUT,
+            # TOKEN_AUDIENCE, the app client's id, is added by the stack once the client exists.
+            environment={
+                Env.TOKEN_ISSUER: issuer,
+                Env.JWKS_URL: f"{issuer}/.well-known/jwks.json",
+            },
+            layers=[powertools, jwt],
+            reaches="Fetches only the user pool's public signing keys (its JWKS URL) over TLS",
+        )
+        # No identity source: with one, API Gateway itself would answer 401 to a request
+        # without it, before the authorizer could let it through as anonymous. Without one,
+        # API Gateway cannot cache a verdict, so none is kept (TTL 0).
+        optional = apigw.RequestAuthorizer(
+            self,
+            "OptionalAuthorizer",
+            handler=self.authorizer.function,
+            identity_sources=[],
+            results_cache_ttl=Duration.seconds(0),
+        )
+        # No scopes: API Gateway then accepts ID tokens only. No cached verdicts either, so a
+        # token is refused the moment it expires.
+        person = apigw.CognitoUserPoolsAuthorizer(
+            self,
+            "UserPoolAuthorizer",
+            cognito_user_pools=[user_pool],
+            identity_source=apigw.IdentitySource.header("Authorization"),
+            results_cache_ttl=Duration.seconds(0),
+        )
+        options[Guard.OPTIONAL] = {
+            "authorizer": optional,
+            "authorization_type": apigw.AuthorizationType.CUSTOM,
+        }
+        options[Guard.PERSON] = {
+            "authorizer": person,
+            "authorization_type": apigw.AuthorizationType.COGNITO,
+        }
+        return options
+
+    @staticmethod
+    def _accept_method_findings(method: apigw.Method, guard: Guard, settings: Settings) -> None:
+        if guard is Guard.PERSON:
+            return  # Cognito's user-pool authorizer: what both checkers ask for
+        if guard is Guard.OPTIONAL:
+            acknowledge(
+                method,
+                {
+                    "AwsSolutions-COG4": "Signing in is optional on this route (the stage's "
+                    "accounts setting): anonymous clients may use it too, which Cognito's "
+                    "user-pool authorizer cannot allow (it answers 401 without a token). A "
+                    "REQUEST authorizer verifies any token present against the same pool's "
+                    "keys, issuer and app client, and refuses a bad one with 401",
+                },
+            )
+            return
+        # accounts: off.
+        reason = (
             "The service is an open image store by design (see README): no user identities. "
             "Stages with apiKeyRequired gate every route with an API key and usage plan"
         )
-        for method in self.rest_api.methods:
-            if method.http_method != "OPTIONS":
-                acknowledge(
-                    method, {"AwsSolutions-APIG4": auth_reason, "AwsSolutions-COG4": auth_reason}
-                )
-                if not settings.api_key_required:
-                    skip_checkov(
-                        method,
-                        {
-                            "CKV_AWS_59": "apiKeyRequired is false in this stage's settings: "
-                            "open on purpose. " + auth_reason
-                        },
-                    )
+        acknowledge(method, {"AwsSolutions-APIG4": reason, "AwsSolutions-COG4": reason})
+        if not settings.api_key_required:
+            skip_checkov(
+                method,
+                {
+                    "CKV_AWS_59": "apiKeyRequired is false in this stage's settings: "
+                    "open on purpose. " + reason
+                },
+            )

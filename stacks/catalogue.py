@@ -12,6 +12,9 @@ from image_service.contract import (
     FEED_INDEX,
     FEED_PARTITION,
     FEED_PROJECTION,
+    OWNER,
+    OWNER_INDEX,
+    OWNER_PROJECTION,
     TABLE_KEY,
 )
 
@@ -48,6 +51,16 @@ class Catalogue(Construct):
             projection_type=dynamodb.ProjectionType.INCLUDE,
             non_key_attributes=list(FEED_PROJECTION),
         )
+        if settings.has_accounts:
+            # Each owner's images, newest first: only owned records carry `owner`, so
+            # anonymous uploads cost this index nothing.
+            self.table.add_global_secondary_index(
+                index_name=OWNER_INDEX,
+                partition_key=dynamodb.Attribute(name=OWNER, type=dynamodb.AttributeType.STRING),
+                sort_key=dynamodb.Attribute(name=TABLE_KEY, type=dynamodb.AttributeType.STRING),
+                projection_type=dynamodb.ProjectionType.INCLUDE,
+                non_key_attributes=list(OWNER_PROJECTION),
+            )
         skip_checkov(
             self.table,
             {

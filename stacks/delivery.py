@@ -38,6 +38,8 @@ PRICE_CLASSES = {
 # The REST API's routes that are never cached. `/uploads` (direct uploads' tickets) is routed
 # already, so the route needs no change to the distribution when it exists.
 UNCACHED_API_PATHS = ("/upload", "/uploads", "/images", "/images/*")
+# A signed-in person's own routes, where the stage has accounts.
+ACCOUNT_API_PATHS = ("/me/*",)
 # How long an edge keeps an image at most, whatever its Cache-Control says: the backstop for
 # an invalidation that did not happen (a deletion that failed half-way and was never retried).
 # Popular images are fetched again once a day per regional edge cache: a few requests.
@@ -132,10 +134,13 @@ class Delivery(Construct):
         # What changes a download: the path; the size and format of a thumbnail, and the
         # Accept header once a function has reduced it to the one type that can change it;
         # the Origin, which decides the CORS headers; the API key where a stage needs one, so
-        # that a request without the same key never gets a kept copy.
+        # that a request without the same key never gets a kept copy; the token where there
+        # are accounts: CloudFront passes Authorization on only when it is in the cache key,
+        # and a request without one shares the one public copy.
         shared_headers = [
             *(["Origin"] if settings.cors_origins else []),
             *(["X-Api-Key"] if settings.api_key_required else []),
+            *(["Authorization"] if settings.has_accounts else []),
         ]
         edge_ttl = KEYED_EDGE_TTL if settings.api_key_required else EDGE_TTL
         self.originals_cache = self._download_cache(
@@ -181,7 +186,10 @@ class Delivery(Construct):
                 function_associations=functions or None,
             )
 
-        behaviors = {path: uncached for path in UNCACHED_API_PATHS}
+        behaviors = {
+            path: uncached
+            for path in (*UNCACHED_API_PATHS, *(ACCOUNT_API_PATHS if settings.has_accounts else ()))
+        }
         behaviors[f"{ORIGINAL_PATH}*"] = download(self.originals_cache, None)
         behaviors[f"{THUMBNAIL_PATH}*"] = download(self.thumbnails_cache, thumbnail_request)
 

@@ -1,5 +1,5 @@
-"""The image service: storage, the catalogue, thumbnail processing, the API, delivery through
-CloudFront and monitoring, wired by grants."""
+"""The image service: storage, the catalogue, thumbnail processing, accounts, the API,
+delivery through CloudFront and monitoring, wired by grants."""
 
 from __future__ import annotations
 
@@ -9,11 +9,19 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
-from image_service.contract import INCOMING_PREFIX, ORIGINALS_PREFIX, THUMBNAILS_PREFIX, Env
+from image_service.contract import (
+    INCOMING_PREFIX,
+    ORIGINALS_PREFIX,
+    OWNER_INDEX,
+    THUMBNAILS_PREFIX,
+    Env,
+)
 
+from stacks.accounts import Accounts
 from stacks.acknowledgements import (
     LAMBDA_BASIC_EXECUTION,
     acknowledge,
@@ -52,6 +60,22 @@ class ImageServiceStack(Stack):
             description="Powertools for AWS Lambda (Python)",
         ).layer
 
+        # Accounts, where the stage has them: the user pool, and the JWT layer the optional
+        # authorizer verifies its tokens with.
+        accounts = Accounts(self, "Accounts", settings=settings) if settings.has_accounts else None
+        jwt = (
+            PythonLayer(
+                self,
+                "JwtLayer",
+                settings=settings,
+                source=LAYERS / "jwt",
+                description="PyJWT and cryptography, for verifying Cognito's ID tokens",
+                manylinux2014=True,
+            ).layer
+            if accounts
+            else None
+        )
+
         storage = Storage(self, "Storage", settings=settings)
         bucket = storage.bucket
         table = Catalogue(self, "Catalogue", settings=settings).table
@@ -73,6 +97,8 @@ class ImageServiceStack(Stack):
             queue=processing.queue,
             pillow=pillow,
             powertools=powertools,
+            user_pool=accounts.user_pool if accounts else None,
+            jwt=jwt,
         )
         delivery = Delivery(
             self,
@@ -82,6 +108,12 @@ class ImageServiceStack(Stack):
             images=bucket,
             access_logs=storage.access_logs,
         )
+        # The page's app client returns to the public host, which the distribution names: it
+        # comes after the distribution, which comes after the API, whose authorizer therefore
+        # learns the client's id (its tokens' audience) only now.
+        client = accounts.add_gallery_client(public_host=delivery.public_host) if accounts else None
+        if client is not None and api.authorizer is not None:
+            api.authorizer.function.add_environment(Env.TOKEN_AUDIENCE, client.user_pool_client_id)
         # The gallery page, in the site bucket the distribution serves at `/`.
         Site(
             self,
@@ -89,7 +121,12 @@ class ImageServiceStack(Stack):
             settings=settings,
             bucket=delivery.site_bucket,
             distribution=delivery.distribution,
+            client_id=client.user_pool_client_id if client else None,
+            sign_in_url=accounts.domain_url if accounts else None,
         )
+        # Not the optional authorizer: every refused token is a Lambda error by API Gateway's
+        # contract (it raises "Unauthorized"), so its Errors would page on expired tokens; a
+        # crash or timeout of it answers 500, which the API's 5xx alarm reports.
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -126,7 +163,8 @@ class ImageServiceStack(Stack):
                 delete=[THUMBNAILS_PREFIX, INCOMING_PREFIX, ORIGINALS_PREFIX],
                 table=["dynamodb:GetItem", "dynamodb:UpdateItem"],
             ),
-            api.download_image: Access(read=[ORIGINALS_PREFIX]),
+            # The record first: whether the image exists, and for whom.
+            api.download_image: Access(read=[ORIGINALS_PREFIX], table=["dynamodb:GetItem"]),
             api.download_thumbnail: Access(read=[THUMBNAILS_PREFIX], table=["dynamodb:GetItem"]),
             api.catalogue: Access(
                 delete=[ORIGINALS_PREFIX, THUMBNAILS_PREFIX, INCOMING_PREFIX],
@@ -149,6 +187,13 @@ class ImageServiceStack(Stack):
             if access.table:
                 table.grant(grantee, *access.table)
             self._acknowledge_grants(service_function, storage, table, access)
+        if settings.has_accounts:
+            # The open-ticket cap counts one owner's tickets on the owner index, and only there.
+            iam.Grant.add_to_principal(
+                grantee=api.tickets.function,
+                actions=["dynamodb:Query"],
+                resource_arns=[f"{table.table_arn}/index/{OWNER_INDEX}"],
+            )
         processing.queue.grant_send_messages(api.upload.function)
         # Direct uploads reach the worker as the bucket's own events, on the same queue.
         bucket.add_event_notification(
@@ -188,6 +233,11 @@ class ImageServiceStack(Stack):
         }
         if api.api_key is not None:
             outputs["ApiKeyId"] = api.api_key.key_id
+        if accounts is not None and client is not None and api.authorizer is not None:
+            outputs["UserPoolId"] = accounts.user_pool.user_pool_id
+            outputs["UserPoolClientId"] = client.user_pool_client_id
+            outputs["SignInUrl"] = accounts.domain_url
+            outputs["AuthorizerFunctionName"] = api.authorizer.function.function_name
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
 
@@ -247,7 +297,8 @@ class ImageServiceStack(Stack):
         if access.table:
             table_id = self.get_logical_id(table.node.default_child)  # type: ignore[arg-type]
             findings[f"AwsSolutions-IAM5[Resource::<{table_id}.Arn>/index/*]"] = (
-                "CDK's table grant adds the table's indexes; the only one is the feed index"
+                "CDK's table grant adds the table's indexes: the feed index, and the owner index "
+                "where the stage has accounts; no other exists"
             )
         acknowledge(service_function, findings)
 

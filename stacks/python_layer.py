@@ -24,6 +24,10 @@ from stacks.service_function import lambda_architecture, lambda_runtime
 from stacks.settings import Settings
 
 PLATFORM_TAGS = {"arm64": "manylinux_2_28_aarch64", "x86_64": "manylinux_2_28_x86_64"}
+# For a layer that needs a package with no manylinux_2_28 wheel (cffi publishes manylinux2014,
+# glibc 2.17, only): pip may also take these, after the manylinux_2_28 ones. Lambda's Amazon
+# Linux 2023 (glibc 2.34) runs both.
+MANYLINUX2014_TAGS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 
 
 def wheelhouse_for(source: Path, platform: str, python_version: str) -> Path:
@@ -31,8 +35,15 @@ def wheelhouse_for(source: Path, platform: str, python_version: str) -> Path:
     return source.parent / ".wheelhouse" / f"{platform}-py{python_version}"
 
 
-def pip_wheel_args(requirements: Path | str, platform: str, python_version: str) -> list[str]:
-    """What every pip call here shares: wheels only, for the target platform and Python."""
+def pip_wheel_args(
+    requirements: Path | str,
+    platform: str,
+    python_version: str,
+    fallback_platforms: tuple[str, ...] = (),
+) -> list[str]:
+    """What every pip call here shares: wheels only, for the target platform (then any
+    fallback platforms, in order of preference) and Python."""
+    platforms = [arg for tag in (platform, *fallback_platforms) for arg in ("--platform", tag)]
     return [
         # Errors only: a machine's pip config (an unreachable extra index, say) makes pip print
         # warnings on every synth that say nothing about the layer; a failure still prints and
@@ -43,8 +54,7 @@ def pip_wheel_args(requirements: Path | str, platform: str, python_version: str)
         "--only-binary=:all:",
         "--implementation",
         "cp",
-        "--platform",
-        platform,
+        *platforms,
         "--python-version",
         python_version,
         "--requirement",
@@ -53,7 +63,11 @@ def pip_wheel_args(requirements: Path | str, platform: str, python_version: str)
 
 
 def pip_install_args(
-    requirements: Path | str, platform: str, python_version: str, target: str
+    requirements: Path | str,
+    platform: str,
+    python_version: str,
+    target: str,
+    fallback_platforms: tuple[str, ...] = (),
 ) -> list[str]:
     """`pip install` of the layer's wheels into `target` (the Docker fallback runs this)."""
     return [
@@ -61,7 +75,7 @@ def pip_install_args(
         "--no-compile",
         "--target",
         target,
-        *pip_wheel_args(requirements, platform, python_version),
+        *pip_wheel_args(requirements, platform, python_version, fallback_platforms),
     ]
 
 
@@ -78,11 +92,17 @@ class PipLocalBundling:
     downloading into it only what it lacks: the first synth needs PyPI, later ones none."""
 
     def __init__(
-        self, requirements: Path, platform: str, python_version: str, wheelhouse: Path
+        self,
+        requirements: Path,
+        platform: str,
+        python_version: str,
+        wheelhouse: Path,
+        fallback_platforms: tuple[str, ...] = (),
     ) -> None:
         self._requirements = requirements
         self._platform = platform
         self._python_version = python_version
+        self._fallback_platforms = fallback_platforms
         self.wheelhouse = wheelhouse
 
     def try_bundle(self, output_dir: str, options: Any) -> bool:
@@ -105,13 +125,24 @@ class PipLocalBundling:
                 "download",
                 "--dest",
                 str(self.wheelhouse),
-                *pip_wheel_args(self._requirements, self._platform, self._python_version),
+                *pip_wheel_args(
+                    self._requirements,
+                    self._platform,
+                    self._python_version,
+                    self._fallback_platforms,
+                ),
             ],
             check=True,
         )
 
     def _install(self, target: str, *, check: bool) -> subprocess.CompletedProcess[bytes]:
-        args = pip_install_args(self._requirements, self._platform, self._python_version, target)
+        args = pip_install_args(
+            self._requirements,
+            self._platform,
+            self._python_version,
+            target,
+            self._fallback_platforms,
+        )
         return subprocess.run(
             [
                 sys.executable,
@@ -139,16 +170,24 @@ class PythonLayer(Construct):
         settings: Settings,
         source: Path,
         description: str,
+        manylinux2014: bool = False,
         **kwargs: Any,
     ) -> None:
+        """`manylinux2014`: also take manylinux2014 wheels where no manylinux_2_28 one
+        exists (see MANYLINUX2014_TAGS)."""
         super().__init__(scope, id, **kwargs)
         requirements = source / "requirements.txt"
         platform = PLATFORM_TAGS[settings.architecture]
+        fallback = (MANYLINUX2014_TAGS[settings.architecture],) if manylinux2014 else ()
         runtime = lambda_runtime(settings)
-        # The asset is named by what decides its bytes: the pins, the platform, the Python.
+        # The asset is named by what decides its bytes: the pins, the platforms, the Python.
         asset_hash = hashlib.sha256(
             b"\0".join(
-                [requirements.read_bytes(), platform.encode(), settings.python_version.encode()]
+                [
+                    requirements.read_bytes(),
+                    ",".join((platform, *fallback)).encode(),
+                    settings.python_version.encode(),
+                ]
             )
         ).hexdigest()
         self.layer = lambda_.LayerVersion(
@@ -170,6 +209,7 @@ class PythonLayer(Construct):
                                 platform,
                                 settings.python_version,
                                 "/asset-output/python",
+                                fallback,
                             )
                         ),
                     ],
@@ -182,6 +222,7 @@ class PythonLayer(Construct):
                             platform,
                             settings.python_version,
                             wheelhouse_for(source, platform, settings.python_version),
+                            fallback,
                         ),
                     ),
                 ),

@@ -1,4 +1,4 @@
-"""One of the service's six functions, configured the same way throughout."""
+"""One of the service's functions, configured the same way throughout."""
 
 from __future__ import annotations
 
@@ -49,8 +49,10 @@ class ServiceFunction(Construct):
         timeout: Duration,
         environment: dict[str, str],
         layers: list[lambda_.ILayerVersion],
+        reaches: str = "Calls only S3 and SQS through their public, IAM-authorised TLS endpoints",
         **kwargs: Any,
     ) -> None:
+        """`reaches`: what the function calls over the network (why it needs no VPC)."""
         super().__init__(scope, id, **kwargs)
         self.log_group = logs.LogGroup(
             self,
@@ -100,9 +102,8 @@ class ServiceFunction(Construct):
                 "CKV_AWS_116": "A Lambda DLQ keeps failed asynchronous invocations only: API "
                 "Gateway invokes the API functions synchronously (the client gets the error) and "
                 "the SQS event source the worker, whose failed jobs go to the queue's DLQ",
-                "CKV_AWS_117": "Calls only S3 and SQS through their public, IAM-authorised TLS "
-                "endpoints: nothing private to reach, and a VPC would need NAT or endpoints, "
-                "billed by the hour",
+                "CKV_AWS_117": f"{reaches}: nothing private to reach, and a VPC would need NAT "
+                "or endpoints, billed by the hour",
                 "CKV_AWS_173": "The environment holds resource names and limits, no secret; "
                 "Lambda already encrypts it at rest with its AWS-managed key",
             },

@@ -18,6 +18,11 @@ from image_service.contract import ContractError, Rendition, parse_renditions
 RUNTIMES = ("python3.12", "python3.13", "python3.14")
 ARCHITECTURES = ("arm64", "x86_64")
 REMOVAL_POLICIES = ("destroy", "retain")
+# Accounts: none; signing in optional (anonymous clients keep the original contract); or a
+# signed-in person needed for every write.
+ACCOUNT_MODES = ("off", "optional", "required")
+# Who creates accounts: anyone (self sign-up), or an administrator.
+SIGN_UP_MODES = ("open", "invite")
 # CloudFront's price classes: North America, Europe and Israel; then also Asia, the Middle East
 # and Africa; then every edge location.
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
@@ -68,6 +73,17 @@ class Settings:
     # name CloudFront gives it.
     domain_name: str | None = None
     certificate_arn: str | None = None
+    accounts: str = "off"
+    sign_up: str = "invite"
+
+    @property
+    def has_accounts(self) -> bool:
+        """A user pool exists and API Gateway checks tokens (`accounts` optional or required)."""
+        return self.accounts != "off"
+
+    @property
+    def accounts_required(self) -> bool:
+        return self.accounts == "required"
 
     @property
     def removal(self) -> RemovalPolicy:
@@ -101,6 +117,8 @@ class Settings:
             "waf",
             "domainName",
             "certificateArn",
+            "accounts",
+            "signUp",
         }
         unknown = sorted(set(raw) - known)
         if unknown:
@@ -170,6 +188,8 @@ class Settings:
             waf=waf,
             domain_name=domain_name,
             certificate_arn=certificate_arn,
+            accounts=_choice("accounts", raw.get("accounts"), ACCOUNT_MODES),
+            sign_up=_choice("signUp", raw.get("signUp"), SIGN_UP_MODES),
         )
 
 

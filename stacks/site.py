@@ -43,9 +43,19 @@ SITE_CACHE_CONTROL = (
 )
 
 
-def page_config(settings: Settings) -> dict[str, Any]:
+def page_config(
+    settings: Settings, *, client_id: str | None = None, sign_in_url: str | None = None
+) -> dict[str, Any]:
     """What the page needs to know about its stage. The API is on the page's own origin (the
-    distribution routes it), so no URL is needed."""
+    distribution routes it), so no URL is needed. Where there are accounts: the app client it
+    signs in with and the base URL of the managed sign-in pages (deploy-time values)."""
+    accounts: dict[str, Any] = {"mode": settings.accounts}
+    if settings.has_accounts:
+        if client_id is None or sign_in_url is None:
+            raise ValueError("a stage with accounts needs the app client and the sign-in URL")
+        accounts.update(
+            signUp=settings.sign_up == "open", clientId=client_id, signInUrl=sign_in_url
+        )
     return {
         "stage": settings.stage,
         "apiKeyRequired": settings.api_key_required,
@@ -53,6 +63,7 @@ def page_config(settings: Settings) -> dict[str, Any]:
         "maxDirectUploadBytes": settings.max_direct_upload_bytes,
         "renditions": renditions_spec(settings.renditions),
         "defaultRendition": settings.default_rendition,
+        "accounts": accounts,
     }
 
 
@@ -74,8 +85,12 @@ class Site(Construct):
         settings: Settings,
         bucket: s3.IBucket,
         distribution: cloudfront.IDistribution,
+        client_id: str | None = None,
+        sign_in_url: str | None = None,
         **kwargs: Any,
     ) -> None:
+        """`client_id`, `sign_in_url`: the gallery's app client and the managed sign-in pages,
+        where the stage has accounts."""
         super().__init__(scope, id, **kwargs)
         # The deployment function's logs, kept as long as the service's own (CDK's default
         # group keeps them two years).
@@ -89,7 +104,9 @@ class Site(Construct):
             destination_bucket=bucket,
             sources=[
                 s3deploy.Source.asset(str(WEB)),
-                s3deploy.Source.json_data(CONFIG, page_config(settings)),
+                s3deploy.Source.json_data(
+                    CONFIG, page_config(settings, client_id=client_id, sign_in_url=sign_in_url)
+                ),
             ],
             cache_control=list(SITE_CACHE_CONTROL),
             distribution=distribution,

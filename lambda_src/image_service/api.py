@@ -34,6 +34,9 @@ from image_service.errors import (
 from image_service.storage import StoredObject
 
 NO_STORE = "no-store"
+# A private image, to its owner: no shared cache keeps it (the edge included), and no browser
+# stores it either (a shared computer).
+OWNER_ONLY = "private, no-store"
 EXPOSED_HEADERS = ["ETag", "Location", "Retry-After"]
 JSON = "application/json"
 # A name is never reused for other bytes, so an image may be kept as long as caches keep

@@ -98,6 +98,7 @@ class UploadConfig:
 @dataclass(frozen=True)
 class DownloadImageConfig:
     bucket_name: str
+    table_name: str
     cors_origins: tuple[str, ...]
     shared_caches: str
 
@@ -106,6 +107,7 @@ class DownloadImageConfig:
         read = _Reader(environ)
         return cls(
             bucket_name=read.text(Env.BUCKET_NAME),
+            table_name=read.text(Env.TABLE_NAME),
             cors_origins=read.origins(),
             shared_caches=read.shared_caches(),
         )
@@ -196,4 +198,21 @@ class TicketsConfig:
             max_direct_upload_bytes=read.positive_int(Env.MAX_DIRECT_UPLOAD_BYTES),
             cors_origins=read.origins(),
             public_host=read.raw(Env.PUBLIC_HOST),
+        )
+
+
+@dataclass(frozen=True)
+class AuthorizerConfig:
+    token_issuer: str
+    token_audience: str
+    jwks_url: str
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> AuthorizerConfig:
+        read = _Reader(environ)
+        return cls(
+            token_issuer=read.text(Env.TOKEN_ISSUER),
+            token_audience=read.text(Env.TOKEN_AUDIENCE),
+            # Not http(s): PyJWT refuses it when the authorizer makes its key client, at import.
+            jwks_url=read.text(Env.JWKS_URL),
         )

@@ -49,6 +49,11 @@ class Env:
     # Comma-separated origins; empty means no CORS headers at all.
     CORS_ORIGINS: Final = "CORS_ORIGINS"
     TABLE_NAME: Final = "TABLE_NAME"
+    # The optional authorizer's: who issues the ID tokens it accepts (the user pool's issuer
+    # URL), for which app client, and where the pool publishes its signing keys.
+    TOKEN_ISSUER: Final = "TOKEN_ISSUER"  # noqa: S105 (a variable's name, no secret)
+    TOKEN_AUDIENCE: Final = "TOKEN_AUDIENCE"  # noqa: S105
+    JWKS_URL: Final = "JWKS_URL"
 
 
 # --- the catalogue table -------------------------------------------------------------------
@@ -103,28 +108,55 @@ PUBLIC_FIELDS: Final = (
 # What the feed index projects besides the keys, which every index carries: the public fields.
 FEED_PROJECTION: Final = tuple(field for field in PUBLIC_FIELDS if field != TABLE_KEY)
 
+# --- accounts ------------------------------------------------------------------------------
 
-def catalogue_keys() -> dict[str, Any]:
-    """The table's keys and its feed index in the CreateTable API's shape: what the stack
-    declares (a test compares the template with it) and what the tests create in moto."""
+# Who owns a record: `identity.Owner.key`, the token issuer and subject. Absent on anonymous
+# uploads (and on every record made before accounts existed).
+OWNER: Final = "owner"
+# `public` or `private`; absent means public, so records made before accounts stay public.
+VISIBILITY: Final = "visibility"
+
+
+class Visibility:
+    PUBLIC: Final = "public"
+    PRIVATE: Final = "private"
+
+
+VISIBILITIES: Final = (Visibility.PUBLIC, Visibility.PRIVATE)
+# A sparse index of owned records only (anonymous ones carry no `owner`): one owner's images,
+# newest first by the id, one Query a page. It projects the public fields and the visibility.
+OWNER_INDEX: Final = "by-owner"
+OWNER_PROJECTION: Final = (*FEED_PROJECTION, VISIBILITY)
+# Direct-upload tickets (`uploading` records from the last day) one signed-in user may hold.
+MAX_OPEN_TICKETS: Final = 20
+
+
+def catalogue_keys(*, owner_index: bool = True) -> dict[str, Any]:
+    """The table's keys and its indexes in the CreateTable API's shape: what the stack
+    declares (a test compares the template with it) and what the tests create in moto. The
+    owner index exists where the stage has accounts."""
+    indexes = [(FEED_INDEX, FEED_PARTITION, FEED_PROJECTION)]
+    if owner_index:
+        indexes.append((OWNER_INDEX, OWNER, OWNER_PROJECTION))
     return {
         "AttributeDefinitions": [
             {"AttributeName": TABLE_KEY, "AttributeType": "S"},
-            {"AttributeName": FEED_PARTITION, "AttributeType": "S"},
+            *({"AttributeName": partition, "AttributeType": "S"} for _, partition, _ in indexes),
         ],
         "KeySchema": [{"AttributeName": TABLE_KEY, "KeyType": "HASH"}],
         "GlobalSecondaryIndexes": [
             {
-                "IndexName": FEED_INDEX,
+                "IndexName": name,
                 "KeySchema": [
-                    {"AttributeName": FEED_PARTITION, "KeyType": "HASH"},
+                    {"AttributeName": partition, "KeyType": "HASH"},
                     {"AttributeName": TABLE_KEY, "KeyType": "RANGE"},
                 ],
                 "Projection": {
                     "ProjectionType": "INCLUDE",
-                    "NonKeyAttributes": list(FEED_PROJECTION),
+                    "NonKeyAttributes": list(projection),
                 },
             }
+            for name, partition, projection in indexes
         ],
     }
 

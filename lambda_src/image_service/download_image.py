@@ -1,4 +1,8 @@
-"""GET /download/{name}: the original's bytes, or a presigned redirect when too large."""
+"""GET /download/{name}: the original's bytes, or a presigned redirect when too large.
+
+The record is read first: it says whether the image exists at all, and for whom (a private
+image is NotFound to anyone but its owner, exactly as an unknown one).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ from aws_lambda_powertools.event_handler import Response
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from image_service import api, names
+from image_service import api, identity, names, records
 from image_service.config import DownloadImageConfig
+from image_service.contract import Visibility
 from image_service.errors import NotFound, ServiceUnavailable
 from image_service.storage import API_BOTO_CONFIG, StoredObject, get_object
 
@@ -20,6 +25,7 @@ CONFIG = DownloadImageConfig.from_environ(os.environ)
 logger = Logger()
 # SigV4 presigned URLs: they state their own expiry (X-Amz-Expires) and work in every region.
 s3 = boto3.client("s3", config=API_BOTO_CONFIG.merge(BotoConfig(signature_version="s3v4")))
+catalogue = records.Catalogue(boto3.client("dynamodb", config=API_BOTO_CONFIG), CONFIG.table_name)
 app, handler = api.rest_function(logger, CONFIG.cors_origins)
 
 # A Lambda response carries at most 6 MB, and base64 makes the body 4/3 larger.
@@ -44,15 +50,21 @@ def presigned_overrides(name: str, stored: StoredObject) -> dict[str, str]:
 def download_image(name: str) -> Response[Any]:
     event = app.current_event
     valid = api.name_parameter(event)
+    caller = identity.caller(event.raw_event)
     key = names.original_key(valid)
+    missing = NotFound(
+        headers={"Cache-Control": api.missing_cache_control(event, CONFIG.shared_caches)}
+    )
     try:
+        record = catalogue.get(names.id_of(valid))
+        if record is None or not records.downloadable(record, valid, caller):
+            raise missing
+        private = records.visibility_of(record) == Visibility.PRIVATE
         stored = get_object(s3, CONFIG.bucket_name, key)
     except (ClientError, BotoCoreError) as err:
         raise ServiceUnavailable() from err
-    if stored is None:
-        raise NotFound(
-            headers={"Cache-Control": api.missing_cache_control(event, CONFIG.shared_caches)}
-        )
+    if stored is None:  # removed by a deletion since the record was read
+        raise NotFound(headers={"Cache-Control": api.OWNER_ONLY}) if private else missing
     client_is_current = api.etag_matches(event.headers.get("If-None-Match"), stored.etag)
     if stored.length > MAX_INLINE_BYTES and not client_is_current:
         stored.close()
@@ -64,6 +76,7 @@ def download_image(name: str) -> Response[Any]:
         return Response(
             status_code=307, headers={"Location": url, "Cache-Control": api.NO_STORE}, body=""
         )
-    return api.stored_image_response(
-        event, stored, api.image_cache_control(event, CONFIG.shared_caches)
+    cache_control = (
+        api.OWNER_ONLY if private else api.image_cache_control(event, CONFIG.shared_caches)
     )
+    return api.stored_image_response(event, stored, cache_control)

@@ -4,12 +4,17 @@ there is none yet.
 Each rendition is stored twice: as JPEG (or WebP with alpha, where the image is transparent)
 and as WebP, about a quarter smaller at the same quality. `format` picks one; without it, a
 client whose `Accept` lists `image/webp` gets WebP, and the answer says `Vary: Accept`.
+
+The record is read first (one GetItem): whether the image exists for this caller (a private
+one only for its owner), and whether its thumbnails are made. A `ready` record's thumbnails
+exist (the worker stores them before it marks the record), so nothing is looked for that the
+record does not promise, and a record's state read after a miss can never disagree with it.
 """
 
 from __future__ import annotations
 
-import functools
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -17,9 +22,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from botocore.exceptions import BotoCoreError, ClientError
 
-from image_service import api, names, records
+from image_service import api, identity, names, records
 from image_service.config import DownloadThumbnailConfig
-from image_service.contract import Status
+from image_service.contract import Status, Visibility
 from image_service.errors import (
     NotFound,
     ServiceUnavailable,
@@ -33,35 +38,33 @@ from image_service.storage import API_BOTO_CONFIG, get_object
 CONFIG = DownloadThumbnailConfig.from_environ(os.environ)
 logger = Logger()
 s3 = boto3.client("s3", config=API_BOTO_CONFIG)
-
-
-@functools.cache
-def catalogue() -> records.Catalogue:
-    """The catalogue, asked only when a thumbnail is missing: most requests find theirs, so
-    the DynamoDB client (about 20 ms of cold start) is made on the first miss, then kept."""
-    return records.Catalogue(boto3.client("dynamodb", config=API_BOTO_CONFIG), CONFIG.table_name)
-
-
+catalogue = records.Catalogue(boto3.client("dynamodb", config=API_BOTO_CONFIG), CONFIG.table_name)
 app, handler = api.rest_function(logger, CONFIG.cors_origins)
 
 PENDING_RETRY_AFTER = "2"
 
 
-def _why_missing(name: str, cache_control: str) -> Exception:
-    """The catalogue knows why there is no thumbnail (yet). "Pending" is never kept by any
-    cache (no-store, the error default): the thumbnail is moments away. The other answers
-    may be kept briefly (`cache_control`)."""
-    kept_briefly = {"Cache-Control": cache_control}
-    record = catalogue().get(names.id_of(name))
-    status = record.get("status") if record else None
-    if record is None or record.get("name") != name or status == Status.DELETING:
-        return NotFound(headers=kept_briefly)
+def thumbnail_key(
+    record: Mapping[str, Any], name: str, rendition: str, webp: bool, kept_briefly: str
+) -> str:
+    """The key of the thumbnail to serve, or the reason there is none, from the record alone.
+    "Pending" is never kept by any cache (no-store, the error default): the thumbnail is
+    moments away. The other answers may be kept briefly (`kept_briefly`)."""
+    status = record.get("status")
     if status in (Status.UPLOADING, Status.PENDING):
-        return ThumbnailPending(headers={"Retry-After": PENDING_RETRY_AFTER})
+        raise ThumbnailPending(headers={"Retry-After": PENDING_RETRY_AFTER})
     if status in (Status.FAILED, Status.REJECTED):
-        return ThumbnailFailed(headers=kept_briefly)
-    # Ready, but not in this size: the stage's renditions changed after it was made.
-    return NotFound("This image has no thumbnail in this size.", headers=kept_briefly)
+        raise ThumbnailFailed(headers={"Cache-Control": kept_briefly})
+    made = (record.get("renditions") or {}).get(rendition)
+    if made is None:
+        # Ready, but not in this size: the stage's renditions changed after it was made.
+        raise NotFound(
+            "This image has no thumbnail in this size.", headers={"Cache-Control": kept_briefly}
+        )
+    # Images rendered before the WebP copies existed have their primary encoding only.
+    if webp and "webp_bytes" in made:
+        return names.webp_thumbnail_key(rendition, name)
+    return names.thumbnail_key(rendition, name)
 
 
 # `name` is the resolver's match; the name used is API Gateway's (see api.name_parameter).
@@ -78,22 +81,26 @@ def download_thumbnail(name: str) -> Response[Any]:
     if requested not in (None, *FORMATS):
         raise UnknownFormat(f"Unknown format {requested[:40]!r}; one of: {', '.join(FORMATS)}.")
     webp = requested == "webp" or (requested is None and accepts_webp(event.headers.get("Accept")))
-    keys = [names.thumbnail_key(rendition, valid)]
-    if webp:  # images made before the WebP copies existed still have their primary
-        keys.insert(0, names.webp_thumbnail_key(rendition, valid))
+    caller = identity.caller(event.raw_event)
+    unknown = api.missing_cache_control(event, CONFIG.shared_caches)
     try:
-        stored = None
-        for key in keys:
-            stored = get_object(s3, CONFIG.bucket_name, key)
-            if stored is not None:
-                break
-        if stored is None:
-            raise _why_missing(valid, api.missing_cache_control(event, CONFIG.shared_caches))
+        record = catalogue.get(names.id_of(valid))
+        if record is None or not records.downloadable(record, valid, caller):
+            raise NotFound(headers={"Cache-Control": unknown})
+        private = records.visibility_of(record) == Visibility.PRIVATE
+        # What its owner is told about a private image is not kept by any shared cache.
+        kept_briefly = api.OWNER_ONLY if private else unknown
+        key = thumbnail_key(record, valid, rendition, webp, kept_briefly)
+        stored = get_object(s3, CONFIG.bucket_name, key)
     except (ClientError, BotoCoreError) as err:
         raise ServiceUnavailable() from err
+    if stored is None:  # removed by a deletion since the record was read
+        raise NotFound(headers={"Cache-Control": kept_briefly})
     # Without `format`, the answer depends on Accept: caches must key on it.
     vary = {"Vary": "Accept"} if requested is None else {}
-    cache_control = api.image_cache_control(event, CONFIG.shared_caches)
+    cache_control = (
+        api.OWNER_ONLY if private else api.image_cache_control(event, CONFIG.shared_caches)
+    )
     return api.stored_image_response(event, stored, cache_control, vary)
 
 

@@ -39,6 +39,13 @@ class InvalidLimit(ServiceError):
     default_message = "limit must be a whole number from 1 to 100."
 
 
+class InvalidVisibility(ServiceError):
+    status, code = 400, "InvalidVisibility"
+    default_message = (
+        'visibility must be "public" or "private", and "private" needs a signed-in user.'
+    )
+
+
 class Forbidden(ServiceError):
     status, code = 403, "Forbidden"
     default_message = "Deleting an image needs the X-Delete-Token its upload returned."
@@ -87,6 +94,16 @@ class UnsupportedMediaType(ServiceError):
 class InvalidImage(ServiceError):
     status, code = 422, "InvalidImage"
     default_message = "The image could not be decoded."
+
+
+class TooManyOpenUploads(ServiceError):
+    """Always with `Retry-After`: the seconds until the oldest open ticket stops counting."""
+
+    status, code = 429, "TooManyOpenUploads"
+    default_message = "Too many direct uploads waiting for their bytes; finish or wait for them."
+
+    def __init__(self, message: str | None = None, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
 class InternalError(ServiceError):

@@ -38,7 +38,23 @@ def clean_filename(raw: str | None) -> str:
 
 def new_id(now_ms: int | None = None) -> str:
     timestamp = int(time.time() * 1000) if now_ms is None else now_ms
-    value = (timestamp & (2**48 - 1)) << 80 | secrets.randbits(80)
+    return _encode((timestamp & (2**48 - 1)) << 80 | secrets.randbits(80))
+
+
+def first_id(at_ms: int) -> str:
+    """The lowest id of the millisecond `at_ms`: every id made later sorts above it."""
+    return _encode((at_ms & (2**48 - 1)) << 80)
+
+
+def id_time_ms(image_id: str) -> int:
+    """When a valid id was made: its leading 48 bits, in epoch milliseconds."""
+    value = 0
+    for character in image_id:
+        value = value << 5 | CROCKFORD.index(character)
+    return value >> 80
+
+
+def _encode(value: int) -> str:
     return "".join(CROCKFORD[(value >> shift) & 31] for shift in range(125, -5, -5))
 
 

@@ -34,10 +34,17 @@ from image_service.contract import (
     FEED_PARTITION_VALUE,
     INCOMING_LIFETIME_DAYS,
     LISTED,
+    OWNER,
+    OWNER_INDEX,
     PUBLIC_FIELDS,
     TABLE_KEY,
+    VISIBILITIES,
+    VISIBILITY,
     Status,
+    Visibility,
 )
+from image_service.errors import InvalidVisibility
+from image_service.identity import Owner
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
@@ -56,6 +63,8 @@ _NAMES = {
     "#height": "height",
     "#expires": EXPIRES_AT,
     "#gave_up": "gave_up",
+    "#owner": OWNER,
+    "#visibility": VISIBILITY,
 }
 
 
@@ -84,10 +93,49 @@ def token_matches(given: str | None, stored_hash: str) -> bool:
     return hmac.compare_digest(token_hash(given), stored_hash)
 
 
-def public_view(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The record as clients see it (never the token's hash), with links to its bytes."""
+def visibility_of(record: Mapping[str, Any]) -> str:
+    """A record without a visibility (anonymous, or made before accounts) is public."""
+    return str(record.get(VISIBILITY) or Visibility.PUBLIC)
+
+
+def is_owned_by(record: Mapping[str, Any], caller: Owner | None) -> bool:
+    return caller is not None and record.get(OWNER) == caller.key
+
+
+def may_see(record: Mapping[str, Any], caller: Owner | None) -> bool:
+    """A private image exists for its owner only."""
+    return visibility_of(record) == Visibility.PUBLIC or is_owned_by(record, caller)
+
+
+def downloadable(record: Mapping[str, Any], name: str, caller: Owner | None) -> bool:
+    """Whether `name`'s bytes exist for this caller: its record names it, is not being
+    deleted, and the image is public or the caller's."""
+    return (
+        record.get("name") == name
+        and record.get("status") != Status.DELETING
+        and may_see(record, caller)
+    )
+
+
+def visibility_choice(asked: object, caller: Owner | None) -> str:
+    """`public` (the default, when nothing or an empty value is asked for) or `private`, which
+    only a signed-in uploader can choose: an anonymous image could never be seen again."""
+    if asked is None or asked == "":
+        return Visibility.PUBLIC
+    if asked not in VISIBILITIES:
+        raise InvalidVisibility('visibility must be "public" or "private".')
+    if asked == Visibility.PRIVATE and caller is None:
+        raise InvalidVisibility("Only a signed-in user can upload a private image.")
+    return str(asked)
+
+
+def public_view(record: Mapping[str, Any], *, mine: bool = False) -> dict[str, Any]:
+    """The record as clients see it (never the token's hash, never the owner), with links to
+    its bytes; `mine` is whether the caller owns it."""
     view = {field: record.get(field) for field in PUBLIC_FIELDS}
     view["renditions"] = record.get("renditions") or {}
+    view["visibility"] = visibility_of(record)
+    view["mine"] = mine
     name = record.get("name")
     view["links"] = {
         "image": f"/download/{name}" if name else None,
@@ -95,6 +143,15 @@ def public_view(record: Mapping[str, Any]) -> dict[str, Any]:
         "status": f"/images/{record['id']}",
     }
     return view
+
+
+def _ownership(owner: Owner | None, visibility: str, token_hash: str | None) -> dict[str, Any]:
+    """Who may delete the image: its owner, or (anonymous) whoever holds its delete token."""
+    if owner is not None:
+        return {OWNER: owner.key, VISIBILITY: visibility}
+    if visibility != Visibility.PUBLIC or not token_hash:
+        raise ValueError("an anonymous image is public and has a delete token")
+    return {VISIBILITY: visibility, "delete_token_hash": token_hash}
 
 
 def pending_record(
@@ -106,11 +163,13 @@ def pending_record(
     width: int,
     height: int,
     filename: str,
-    token_hash: str,
+    token_hash: str | None,
+    owner: Owner | None = None,
+    visibility: str = Visibility.PUBLIC,
 ) -> dict[str, Any]:
-    """A complete image whose thumbnails are still to be made (listed at once)."""
+    """A complete image whose thumbnails are still to be made (listed at once if public)."""
     created = now()
-    return {
+    record: dict[str, Any] = {
         TABLE_KEY: image_id,
         "name": name,
         "status": Status.PENDING,
@@ -121,9 +180,11 @@ def pending_record(
         "filename": filename,
         "created_at": created,
         "updated_at": created,
-        "delete_token_hash": token_hash,
-        FEED_PARTITION: FEED_PARTITION_VALUE,
+        **_ownership(owner, visibility, token_hash),
     }
+    if visibility == Visibility.PUBLIC:
+        record[FEED_PARTITION] = FEED_PARTITION_VALUE
+    return record
 
 
 def expires_at() -> int:
@@ -133,7 +194,14 @@ def expires_at() -> int:
 
 
 def uploading_record(
-    *, image_id: str, filename: str, content_type: str, size: int, token_hash: str
+    *,
+    image_id: str,
+    filename: str,
+    content_type: str,
+    size: int,
+    token_hash: str | None,
+    owner: Owner | None = None,
+    visibility: str = Visibility.PUBLIC,
 ) -> dict[str, Any]:
     """A direct-upload ticket: not listed, no name yet (the type comes from the bytes), and
     expiring if its bytes never arrive. `content_type` and `size` are what the client declared
@@ -147,9 +215,14 @@ def uploading_record(
         "filename": filename,
         "created_at": created,
         "updated_at": created,
-        "delete_token_hash": token_hash,
+        **_ownership(owner, visibility, token_hash),
         EXPIRES_AT: expires_at(),
     }
+
+
+# A write conditioned on what another writer may change at the same moment is tried again
+# after a refusal this many times at most; a retried queue message or request does the rest.
+MAX_RACING_WRITES = 5
 
 
 class Outcome(Enum):
@@ -228,12 +301,23 @@ class Catalogue:
     ) -> Outcome:
         """One conditional write: the record exists and its status is one of `allowed` (or
         `condition` holds). A refusal says whether the image is gone or merely elsewhere."""
+        return self._write(image_id, expression, values, allowed, condition)[0]
+
+    def _write(
+        self,
+        image_id: str,
+        expression: str,
+        values: Mapping[str, Any],
+        allowed: Iterable[str] = (),
+        condition: str | None = None,
+    ) -> tuple[Outcome, dict[str, Any]]:
+        """`_update`, with the record as written (or, refused, as it was)."""
         allowed = tuple(allowed)
         statuses = {f":allowed{i}": status for i, status in enumerate(allowed)}
         if condition is None:
             condition = f"#status IN ({', '.join(statuses)})"
         try:
-            self.client.update_item(
+            response = self.client.update_item(
                 TableName=self.table,
                 Key={TABLE_KEY: {"S": image_id}},
                 UpdateExpression=expression,
@@ -243,17 +327,17 @@ class Catalogue:
                     **{k: v for k, v in _NAMES.items() if k in expression + condition},
                 },
                 ExpressionAttributeValues=_values({**values, **statuses}),
+                ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as err:
             if not _is_condition_failure(err):
                 raise
-            old: Mapping[str, Any] = err.response.get("Item") or {}  # type: ignore[assignment]
-            status = _item(old).get("status")
-            if status in (None, Status.DELETING):
-                return Outcome.GONE
-            return Outcome.UNCHANGED
-        return Outcome.UPDATED
+            old = _item(err.response.get("Item") or {})  # type: ignore[arg-type]
+            if old.get("status") in (None, Status.DELETING):
+                return Outcome.GONE, old
+            return Outcome.UNCHANGED, old
+        return Outcome.UPDATED, _item(response.get("Attributes") or {})
 
     def mark_ready(self, image_id: str, renditions: Mapping[str, Any]) -> Outcome:
         """Thumbnails made. Also from `failed`: a last try marks failure before it renders."""
@@ -296,28 +380,57 @@ class Catalogue:
     def mark_ingested(
         self, image_id: str, *, name: str, content_type: str, size: int, width: int, height: int
     ) -> Outcome:
-        """The bytes that arrived are a valid image: it becomes `pending`, named, listed, and
-        no longer expires."""
-        return self._update(
-            image_id,
+        """The bytes that arrived are a valid image: it becomes `pending`, named, no longer
+        expiring, and listed if it is public.
+
+        Its owner may change the visibility meanwhile (`set_visibility`), so each write is
+        conditioned on the visibility it assumes: a change that lands first makes the write
+        fail and the other variant is tried, one that lands after sees `pending` and sets the
+        feed itself. Either way the feed ends up holding the image exactly when it is public."""
+        values = {
+            ":pending": Status.PENDING,
+            ":name": name,
+            ":type": content_type,
+            ":size": size,
+            ":width": width,
+            ":height": height,
+            ":now": now(),
+            ":uploading": Status.UPLOADING,
+            ":rejected": Status.REJECTED,
+            ":yes": True,
+            ":public": Visibility.PUBLIC,
+        }
+        named = (
             "SET #status = :pending, #name = :name, #type = :type, #size = :size,"
-            " #width = :width, #height = :height, #feed = :feed, #updated = :now"
-            " REMOVE #expires, #gave_up, #error",
-            {
-                ":pending": Status.PENDING,
-                ":name": name,
-                ":type": content_type,
-                ":size": size,
-                ":width": width,
-                ":height": height,
-                ":feed": FEED_PARTITION_VALUE,
-                ":now": now(),
-                ":uploading": Status.UPLOADING,
-                ":rejected": Status.REJECTED,
-                ":yes": True,
-            },
-            condition=self._INGESTIBLE,
+            " #width = :width, #height = :height, #updated = :now"
         )
+        public = "attribute_not_exists(#visibility) OR #visibility = :public"
+        variants = (
+            (
+                f"{named}, #feed = :feed REMOVE #expires, #gave_up, #error",
+                {**values, ":feed": FEED_PARTITION_VALUE},
+                f"({self._INGESTIBLE}) AND ({public})",
+            ),
+            (
+                f"{named} REMOVE #expires, #gave_up, #error, #feed",
+                values,
+                f"({self._INGESTIBLE}) AND NOT ({public})",
+            ),
+        )
+        for _ in range(MAX_RACING_WRITES):
+            for expression, variant_values, condition in variants:
+                outcome, old = self._write(
+                    image_id, expression, variant_values, condition=condition
+                )
+                if outcome is not Outcome.UNCHANGED or not self._ingestible(old):
+                    return outcome
+        raise RuntimeError(f"{image_id}: its visibility kept changing while it was ingested")
+
+    @staticmethod
+    def _ingestible(record: Mapping[str, Any]) -> bool:
+        status = record.get("status")
+        gave_up = status == Status.REJECTED and bool(record.get("gave_up"))
+        return status == Status.UPLOADING or gave_up
 
     def mark_rejected(
         self, image_id: str, code: str, message: str, *, gave_up: bool = False
@@ -388,6 +501,121 @@ class Catalogue:
         if len(records) > limit:
             return Page(records[:limit], records[limit - 1][TABLE_KEY])
         return Page(records, None)
+
+    # --- owners ----------------------------------------------------------------------------
+
+    def set_visibility(self, record: Mapping[str, Any], visibility: str) -> tuple[Outcome, Any]:
+        """Make an owned image public or private: (UPDATED, the record as written), or GONE.
+
+        Private takes it out of the feed in the same write; public puts it in if it is listed
+        (`uploading` is not: the worker lists it when it arrives). The write is conditioned
+        on the status it was decided from, so a worker moving the image on meanwhile makes it
+        read again and decide anew."""
+        image_id = record[TABLE_KEY]
+        for _ in range(MAX_RACING_WRITES):
+            listed = visibility == Visibility.PUBLIC and record.get("status") in LISTED
+            expression = "SET #visibility = :visibility, #updated = :now" + (
+                ", #feed = :feed" if listed else " REMOVE #feed"
+            )
+            values = {
+                ":visibility": visibility,
+                ":now": now(),
+                ":owner": record[OWNER],
+                ":seen": record.get("status"),
+                **({":feed": FEED_PARTITION_VALUE} if listed else {}),
+            }
+            outcome, written = self._write(
+                image_id,
+                expression,
+                values,
+                condition="#owner = :owner AND #status = :seen",
+            )
+            if outcome is not Outcome.UNCHANGED:
+                return outcome, written
+            record = written
+        raise RuntimeError(f"{image_id}: its status kept changing while its visibility was set")
+
+    def owned(self, owner: str, limit: int, after_id: str | None) -> Page:
+        """One page of `owner`'s images, newest first, every status but `deleting`: Queries
+        on the sparse owner index (one, unless records being deleted fill a page)."""
+        records: list[dict[str, Any]] = []
+        start = {TABLE_KEY: {"S": after_id}, OWNER: {"S": owner}} if after_id else None
+        while len(records) <= limit:
+            query: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": OWNER_INDEX,
+                "KeyConditionExpression": "#owner = :owner",
+                "FilterExpression": "#status <> :deleting",
+                "ExpressionAttributeNames": {"#owner": OWNER, "#status": "status"},
+                "ExpressionAttributeValues": _values(
+                    {":owner": owner, ":deleting": Status.DELETING}
+                ),
+                "ScanIndexForward": False,
+                "Limit": limit + 1 - len(records),
+            }
+            if start is not None:
+                query["ExclusiveStartKey"] = start
+            response = self.client.query(**query)
+            records += [_item(raw) for raw in response.get("Items", [])]
+            start = response.get("LastEvaluatedKey")
+            if start is None:
+                break
+        if len(records) > limit:
+            return Page(records[:limit], records[limit - 1][TABLE_KEY])
+        return Page(records, None)
+
+    def owned_ids(self, owner: str, low: str, high: str) -> set[str]:
+        """Which ids from `low` to `high` (inclusive) `owner` owns: what makes `mine` true on
+        a feed page, whose index holds no owner."""
+        found: set[str] = set()
+        start = None
+        while True:
+            query: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": OWNER_INDEX,
+                "KeyConditionExpression": "#owner = :owner AND #id BETWEEN :low AND :high",
+                "ProjectionExpression": "#id",
+                "ExpressionAttributeNames": {"#owner": OWNER, "#id": TABLE_KEY},
+                "ExpressionAttributeValues": _values({":owner": owner, ":low": low, ":high": high}),
+            }
+            if start is not None:
+                query["ExclusiveStartKey"] = start
+            response = self.client.query(**query)
+            found.update(raw[TABLE_KEY]["S"] for raw in response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if start is None:
+                return found
+
+    def open_tickets(self, owner: str, since_id: str, most: int) -> list[str]:
+        """The ids of `owner`'s `uploading` records made after `since_id`, oldest first, at
+        most `most` of them (enough to tell whether a cap is reached, and when it frees)."""
+        found: list[str] = []
+        start = None
+        while len(found) < most:
+            query: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": OWNER_INDEX,
+                "KeyConditionExpression": "#owner = :owner AND #id > :since",
+                "FilterExpression": "#status = :uploading",
+                "ProjectionExpression": "#id",
+                "ExpressionAttributeNames": {
+                    "#owner": OWNER,
+                    "#id": TABLE_KEY,
+                    "#status": "status",
+                },
+                "ExpressionAttributeValues": _values(
+                    {":owner": owner, ":since": since_id, ":uploading": Status.UPLOADING}
+                ),
+                "ScanIndexForward": True,
+            }
+            if start is not None:
+                query["ExclusiveStartKey"] = start
+            response = self.client.query(**query)
+            found += [raw[TABLE_KEY]["S"] for raw in response.get("Items", [])]
+            start = response.get("LastEvaluatedKey")
+            if start is None:
+                break
+        return found[:most]
 
 
 # --- cursors -------------------------------------------------------------------------------

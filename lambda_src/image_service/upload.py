@@ -23,9 +23,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from botocore.exceptions import BotoCoreError, ClientError
 
-from image_service import api, imaging, names, records
+from image_service import api, identity, imaging, names, records
 from image_service.config import UploadConfig
-from image_service.errors import MalformedRequest, PayloadTooLarge, ServiceUnavailable
+from image_service.errors import (
+    InvalidVisibility,
+    MalformedRequest,
+    PayloadTooLarge,
+    ServiceUnavailable,
+)
 from image_service.storage import API_BOTO_CONFIG
 
 CONFIG = UploadConfig.from_environ(os.environ)
@@ -45,6 +50,7 @@ BODY_OVERHEAD = 64 * 1024
 class Upload:
     data: bytes
     filename: str
+    visibility: str | None = None  # as the client asked; None: the default (public)
 
 
 def _from_json(body: bytes) -> Upload:
@@ -56,12 +62,15 @@ def _from_json(body: bytes) -> Upload:
         if not isinstance(content, str) or not isinstance(filename, str | None):
             raise TypeError("content must be a string")
         data = base64.b64decode(content, validate=True)
+        visibility = payload.get("visibility")
     # RecursionError: a body of nothing but deeply nested brackets.
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError, binascii.Error) as err:
         raise MalformedRequest(
             'Expected JSON {"file": {"filename": ..., "content": "<base64>"}}.'
         ) from err
-    return Upload(data, names.clean_filename(filename))
+    if not isinstance(visibility, str | None):
+        raise InvalidVisibility('visibility must be "public" or "private".')
+    return Upload(data, names.clean_filename(filename), visibility)
 
 
 # The parser's notes that a body is cut short: it keeps what it read, boundary bytes included.
@@ -80,13 +89,22 @@ def _from_multipart(body: bytes, content_type: str) -> Upload:
         b" \t\r\n"
     ).endswith(close_delimiter):
         raise MalformedRequest("The multipart body does not end with its closing boundary.")
+    found: Upload | None = None
+    visibility: str | None = None
     for part in message.iter_parts():
-        if part.get_param("name", header="content-disposition") == "file":
+        field = part.get_param("name", header="content-disposition")
+        if field == "file" and found is None:
             data = part.get_payload(decode=True)
             if not isinstance(data, bytes):
                 break
-            return Upload(data, names.clean_filename(part.get_filename()))
-    raise MalformedRequest('The multipart body has no field named "file".')
+            found = Upload(data, names.clean_filename(part.get_filename()))
+        elif field == "visibility" and visibility is None:
+            value = part.get_payload(decode=True)
+            raw = value if isinstance(value, bytes) else b""
+            visibility = raw.decode("utf-8", errors="replace").strip()
+    if found is None:
+        raise MalformedRequest('The multipart body has no field named "file".')
+    return Upload(found.data, found.filename, visibility)
 
 
 def read_upload(event: APIGatewayProxyEvent, max_bytes: int) -> Upload:
@@ -101,7 +119,11 @@ def read_upload(event: APIGatewayProxyEvent, max_bytes: int) -> Upload:
         upload = _from_json(body)
     else:
         # Raw bytes; a non-ASCII file name arrives percent-encoded (headers are Latin-1).
-        upload = Upload(body, names.clean_filename(unquote(event.headers.get("X-Filename") or "")))
+        upload = Upload(
+            body,
+            names.clean_filename(unquote(event.headers.get("X-Filename") or "")),
+            (event.headers.get("X-Visibility") or "").strip(),
+        )
     if len(upload.data) > max_bytes:
         raise PayloadTooLarge(f"The image is larger than {max_bytes} bytes.")
     if not upload.data:
@@ -147,12 +169,16 @@ def store(record: dict[str, Any], data: bytes) -> None:
 
 @app.post("/upload")
 def upload_image() -> Response[Any]:
+    """A signed-in uploader owns the image (no delete token: the owner deletes it signed in);
+    an anonymous one gets the image's delete token, shown this once."""
     event = app.current_event
+    caller = identity.caller(event.raw_event)
     upload = read_upload(event, CONFIG.max_upload_bytes)
+    visibility = records.visibility_choice(upload.visibility, caller)
     probe = imaging.inspect(upload.data, CONFIG.max_image_pixels)
     image_id = names.new_id()
     name = f"{image_id}.{probe.image_type.extension}"
-    token = records.new_delete_token()
+    token = None if caller else records.new_delete_token()
     record = records.pending_record(
         image_id=image_id,
         name=name,
@@ -161,10 +187,16 @@ def upload_image() -> Response[Any]:
         width=probe.width,
         height=probe.height,
         filename=upload.filename,
-        token_hash=records.token_hash(token),
+        token_hash=records.token_hash(token) if token else None,
+        owner=caller,
+        visibility=visibility,
     )
     store(record, upload.data)
     logger.append_keys(image_name=name)  # onto the request's log line
     # `thumbnail_status` predates `status` and stays for the clients that read it.
-    body = {**records.public_view(record), "delete_token": token, "thumbnail_status": "pending"}
+    body = {
+        **records.public_view(record, mine=caller is not None),
+        "delete_token": token,
+        "thumbnail_status": "pending",
+    }
     return api.created(event, CONFIG.public_host, f"/download/{name}", body)

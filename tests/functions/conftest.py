@@ -21,6 +21,7 @@ import boto3
 import pytest
 from image_service import records
 from image_service.contract import METRICS_NAMESPACE, catalogue_keys
+from image_service.identity import Owner
 from moto import mock_aws
 
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -31,6 +32,9 @@ MAX_UPLOAD_BYTES = 1_000_000
 MAX_DIRECT_UPLOAD_BYTES = 5_000_000
 MAX_IMAGE_PIXELS = 10_000_000
 MAX_RECEIVE_COUNT = 3
+USER_POOL_ID = "us-east-1_TestPool1"
+ISSUER = f"https://cognito-idp.us-east-1.amazonaws.com/{USER_POOL_ID}"
+CLIENT_ID = "gallery-client-id-0123456789"
 RENDITIONS = {
     "thumb": {"width": 256, "height": 256, "fit": "contain"},
     "square": {"width": 320, "height": 320, "fit": "cover"},
@@ -50,6 +54,10 @@ FUNCTION_ENV = {
     "PUBLIC_HOST": "",
     "DISTRIBUTION_ID": "",
     "SHARED_CACHES": "any",
+    # The optional authorizer's user pool; its keys come from the tests (tests/functions/tokens).
+    "TOKEN_ISSUER": ISSUER,
+    "TOKEN_AUDIENCE": CLIENT_ID,
+    "JWKS_URL": f"{ISSUER}/.well-known/jwks.json",
     "POWERTOOLS_SERVICE_NAME": "image-service",
     "POWERTOOLS_LOG_LEVEL": "INFO",
     "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -64,6 +72,7 @@ class Functions:
     catalogue: ModuleType
     tickets: ModuleType
     worker: ModuleType
+    authorizer: ModuleType
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +87,7 @@ def functions() -> Iterator[Functions]:
             catalogue=importlib.import_module("image_service.catalogue"),
             tickets=importlib.import_module("image_service.tickets"),
             worker=importlib.import_module("image_service.thumbnail_worker"),
+            authorizer=importlib.import_module("image_service.authorizer"),
         )
 
 
@@ -100,9 +110,16 @@ class Aws:
         found = records.Catalogue(self.dynamodb, TABLE).get(image_id)
         return found
 
-    def add_record(self, name: str, status: str = "pending", **fields: Any) -> str:
+    def add_record(
+        self,
+        name: str,
+        status: str = "pending",
+        owner: Owner | None = None,
+        visibility: str = "public",
+        **fields: Any,
+    ) -> str:
         """A catalogue record for `name` as an upload writes it (then `status`, `fields`);
-        returns the delete token."""
+        returns the delete token (of an anonymous upload; an owned one has none)."""
         token = "token-" + name
         record = records.pending_record(
             image_id=name.split(".", 1)[0],
@@ -112,12 +129,29 @@ class Aws:
             width=64,
             height=48,
             filename="photo.jpg",
-            token_hash=records.token_hash(token),
+            token_hash=None if owner else records.token_hash(token),
+            owner=owner,
+            visibility=visibility,
         )
         record.update(status=status, **fields)
         record = {key: value for key, value in record.items() if value is not None}
         records.Catalogue(self.dynamodb, TABLE).create(record)
         return token
+
+    def add_ready(self, name: str, *, webp: bool = True, **fields: Any) -> str:
+        """A `ready` record for `name` whose thumbnails are made in both renditions (with
+        their WebP copies unless `webp` is False), as the worker writes it; its delete token."""
+        made = {
+            rendition: {
+                "content_type": "image/jpeg",
+                "width": box["width"],
+                "height": box["height"],
+                "bytes": 100,
+                **({"webp_bytes": 80} if webp else {}),
+            }
+            for rendition, box in RENDITIONS.items()
+        }
+        return self.add_record(name, "ready", renditions=made, **fields)
 
     def record_ids(self) -> list[str]:
         items = self.dynamodb.scan(TableName=TABLE).get("Items", [])
@@ -246,3 +280,44 @@ def error_of(response: dict[str, Any]) -> tuple[int, str]:
     assert set(payload) == {"error"}
     assert set(payload["error"]) == {"code", "message"}
     return response["statusCode"], payload["error"]["code"]
+
+
+# --- callers -------------------------------------------------------------------------------
+
+ALICE = Owner(ISSUER, "11111111-aaaa-4aaa-8aaa-111111111111")
+BOB = Owner(ISSUER, "22222222-bbbb-4bbb-8bbb-222222222222")
+
+
+def as_user(event: dict[str, Any], owner: Owner | None, *, via: str = "optional") -> dict[str, Any]:
+    """`event` as API Gateway hands it over after its authorizer let `owner` through (None:
+    anonymously): `via` "optional" (the REQUEST authorizer's context) or "pool" (Cognito's
+    user-pool authorizer: the ID token's claims, every value a string)."""
+    event = copy.deepcopy(event)
+    context = event.setdefault("requestContext", {})
+    if via == "pool":
+        if owner is None:
+            raise ValueError("the user-pool authorizer lets no anonymous request through")
+        context["authorizer"] = {
+            "claims": {
+                "sub": owner.subject,
+                "iss": owner.issuer,
+                "aud": CLIENT_ID,
+                "token_use": "id",
+                "email": f"{owner.subject[:8]}@example.com",
+                "email_verified": "true",
+                "auth_time": "1700000000",
+                "exp": "Wed Nov 15 00:13:20 UTC 2023",
+                "iat": "Tue Nov 14 23:13:20 UTC 2023",
+            }
+        }
+    elif owner is None:
+        context["authorizer"] = {"principalId": "anonymous", "integrationLatency": 12}
+    else:
+        context["authorizer"] = {
+            "principalId": owner.subject,
+            "iss": owner.issuer,
+            "sub": owner.subject,
+            "email": f"{owner.subject[:8]}@example.com",
+            "integrationLatency": 12,
+        }
+    return event

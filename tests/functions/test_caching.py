@@ -20,9 +20,12 @@ from image_service.contract import EDGE_HEADER, EDGE_HEADER_VALUE
 
 from samples import images
 from tests.functions.conftest import (
+    ALICE,
+    BOB,
     Aws,
     Functions,
     LambdaContext,
+    as_user,
     download_event,
     error_of,
     headers_of,
@@ -37,8 +40,8 @@ EDGE = {EDGE_HEADER: EDGE_HEADER_VALUE}
 PUBLIC_HOST = "d111111abcdef8.cloudfront.net"
 
 # What a cache may do with an answer: keep the image for a year, keep a 404 for 10 seconds,
-# or keep nothing.
-IMAGE, MISSING, NOTHING = "image", "missing", "nothing"
+# keep nothing, or (a private image, to its owner) keep nothing and share nothing.
+IMAGE, MISSING, NOTHING, OWNER_ONLY = "image", "missing", "nothing", "owner only"
 
 
 def expected_cache_control(kind: str, scope: str) -> str:
@@ -46,6 +49,7 @@ def expected_cache_control(kind: str, scope: str) -> str:
         IMAGE: f"{scope}, max-age={YEAR}, immutable",
         MISSING: f"{scope}, max-age=10",
         NOTHING: "no-store",
+        OWNER_ONLY: "private, no-store",
     }[kind]
 
 
@@ -76,14 +80,24 @@ def thumb(headers: dict[str, str], name: str = NAME, **query: str) -> dict[str, 
     return download_event("download-thumbnail", name, dict(headers), **query)
 
 
+def _private(aws: Aws) -> None:
+    """A private image of Alice's, whose thumbnails are made."""
+    aws.put(f"originals/{NAME}", images.jpeg(32, 32))
+    aws.put(f"thumbnails/thumb/{NAME}", b"thumb-bytes")
+    aws.put(f"thumbnails/thumb/{NAME}.webp", b"webp-bytes", content_type="image/webp")
+    aws.add_ready(NAME, owner=ALICE, visibility="private")
+
+
 def _download_ok(f: Functions, aws: Aws, c: LambdaContext, h: dict[str, str]) -> dict[str, Any]:
     aws.put(f"originals/{NAME}", images.jpeg(32, 32))
+    aws.add_record(NAME)
     response: dict[str, Any] = f.download_image.handler(original(h), c)
     return response
 
 
 def _download_304(f: Functions, aws: Aws, c: LambdaContext, h: dict[str, str]) -> dict[str, Any]:
     aws.put(f"originals/{NAME}", images.jpeg(32, 32))
+    aws.add_record(NAME)
     etag = aws.get(f"originals/{NAME}")["ETag"]
     response: dict[str, Any] = f.download_image.handler(original(h, **{"If-None-Match": etag}), c)
     return response
@@ -91,8 +105,36 @@ def _download_304(f: Functions, aws: Aws, c: LambdaContext, h: dict[str, str]) -
 
 def _download_307(f: Functions, aws: Aws, c: LambdaContext, h: dict[str, str]) -> dict[str, Any]:
     aws.put(f"originals/{NAME}", b"\xff\xd8\xff" + bytes(4_000_000))
+    aws.add_record(NAME)
     response: dict[str, Any] = f.download_image.handler(original(h), c)
     return response
+
+
+def _private_download(caller: Any, **extra: str) -> Callable[..., dict[str, Any]]:
+    def call(f: Functions, aws: Aws, c: LambdaContext, h: dict[str, str]) -> dict[str, Any]:
+        _private(aws)
+        if extra.get("If-None-Match") == "current":
+            extra["If-None-Match"] = aws.get(f"originals/{NAME}")["ETag"]
+        event = as_user(original(h, **extra), caller)
+        response: dict[str, Any] = f.download_image.handler(event, c)
+        return response
+
+    return call
+
+
+def _private_thumbnail(
+    caller: Any, status: str = "ready", *, made: bool = True, **query: str
+) -> Callable[..., dict[str, Any]]:
+    def call(f: Functions, aws: Aws, c: LambdaContext, h: dict[str, str]) -> dict[str, Any]:
+        if status == "ready" and made:
+            _private(aws)
+        else:
+            aws.add_record(NAME, status, owner=ALICE, visibility="private")
+        event = as_user(thumb(h, **query), caller)
+        response: dict[str, Any] = f.download_thumbnail.handler(event, c)
+        return response
+
+    return call
 
 
 def _download_invalid(
@@ -112,6 +154,7 @@ def _download_missing(
 
 
 def _download_down(f: Functions, aws: Aws, c: LambdaContext, h: dict[str, str]) -> dict[str, Any]:
+    aws.add_record(NAME)
     undo = failing(f.download_image.s3, "GetObject")
     try:
         response: dict[str, Any] = f.download_image.handler(original(h), c)
@@ -122,12 +165,14 @@ def _download_down(f: Functions, aws: Aws, c: LambdaContext, h: dict[str, str]) 
 
 def _thumb_ok(f: Functions, aws: Aws, c: LambdaContext, h: dict[str, str]) -> dict[str, Any]:
     aws.put(f"thumbnails/square/{NAME}", b"square-bytes")
+    aws.add_ready(NAME, webp=False)
     response: dict[str, Any] = f.download_thumbnail.handler(thumb(h, size="square"), c)
     return response
 
 
 def _thumb_304(f: Functions, aws: Aws, c: LambdaContext, h: dict[str, str]) -> dict[str, Any]:
     aws.put(f"thumbnails/thumb/{NAME}", b"thumb-bytes")
+    aws.add_ready(NAME, webp=False)
     etag = aws.get(f"thumbnails/thumb/{NAME}")["ETag"]
     response: dict[str, Any] = f.download_thumbnail.handler(thumb({**h, "If-None-Match": etag}), c)
     return response
@@ -156,6 +201,7 @@ def _thumb_unknown_size(
 
 
 def _thumb_down(f: Functions, aws: Aws, c: LambdaContext, h: dict[str, str]) -> dict[str, Any]:
+    aws.add_ready(NAME)
     undo = failing(f.download_thumbnail.s3, "GetObject")
     try:
         response: dict[str, Any] = f.download_thumbnail.handler(thumb(h), c)
@@ -190,6 +236,24 @@ def _catalogue(
         response: dict[str, Any] = f.catalogue.handler(
             catalogue_event(method, image_id, headers, **query), c
         )
+        return response
+
+    return call
+
+
+def _owned(
+    method: str, caller: Any, body: dict[str, str] | None = None, *, mine: bool = False
+) -> Callable[..., dict[str, Any]]:
+    """A route a person calls (PATCH /images/{id}, GET /me/images) on Alice's image."""
+
+    def call(f: Functions, aws: Aws, c: LambdaContext, h: dict[str, str]) -> dict[str, Any]:
+        aws.add_record(NAME, "ready", owner=ALICE, visibility="private")
+        event = catalogue_event(method, None if mine else ID, dict(h))
+        if mine:
+            event.update(resource="/me/images", path="/me/images")
+        if body is not None:
+            event["body"] = json.dumps(body)
+        response: dict[str, Any] = f.catalogue.handler(as_user(event, caller, via="pool"), c)
         return response
 
     return call
@@ -259,6 +323,38 @@ CASES: dict[str, Case] = {
     "delete 404": Case(
         404, "NotFound", NOTHING, _catalogue("DELETE", "01JDXK9V3Q8ZJ4W6M2T5R7Y0AC")
     ),
+    # A private image: never kept by a shared cache, whoever asks. To its owner, not kept at
+    # all; to anyone else exactly what an unknown image gets.
+    "private download 200, owner": Case(200, None, OWNER_ONLY, _private_download(ALICE)),
+    "private download 304, owner": Case(
+        304, None, OWNER_ONLY, _private_download(ALICE, **{"If-None-Match": "current"})
+    ),
+    "private download 404, another user": Case(404, "NotFound", MISSING, _private_download(BOB)),
+    "private download 404, anonymous": Case(404, "NotFound", MISSING, _private_download(None)),
+    "private thumbnail 200, owner": Case(200, None, OWNER_ONLY, _private_thumbnail(ALICE)),
+    "private thumbnail 200 WebP, owner": Case(
+        200, None, OWNER_ONLY, _private_thumbnail(ALICE, format="webp")
+    ),
+    "private thumbnail 404 ThumbnailPending, owner": Case(
+        404, "ThumbnailPending", NOTHING, _private_thumbnail(ALICE, "pending")
+    ),
+    "private thumbnail 404 ThumbnailFailed, owner": Case(
+        404, "ThumbnailFailed", OWNER_ONLY, _private_thumbnail(ALICE, "failed")
+    ),
+    "private thumbnail 404 NotFound in this size, owner": Case(
+        404, "NotFound", OWNER_ONLY, _private_thumbnail(ALICE, made=False)
+    ),
+    "private thumbnail 404, another user": Case(404, "NotFound", MISSING, _private_thumbnail(BOB)),
+    "private thumbnail 404, anonymous": Case(404, "NotFound", MISSING, _private_thumbnail(None)),
+    # The routes only a person calls.
+    "change 200": Case(200, None, NOTHING, _owned("PATCH", ALICE, {"visibility": "public"})),
+    "change 404, another user": Case(
+        404, "NotFound", NOTHING, _owned("PATCH", BOB, {"visibility": "public"})
+    ),
+    "change 400 InvalidVisibility": Case(
+        400, "InvalidVisibility", NOTHING, _owned("PATCH", ALICE, {"visibility": "friends"})
+    ),
+    "own images 200": Case(200, None, NOTHING, _owned("GET", ALICE, mine=True)),
 }
 
 # (the stage's SHARED_CACHES, whether the request came through the distribution) -> the scope

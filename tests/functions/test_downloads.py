@@ -84,6 +84,7 @@ def test_percent_encoded_valid_name_is_accepted(
     functions: Functions, aws: Aws, context: LambdaContext
 ) -> None:
     aws.put(f"originals/{NAME}", images.jpeg(32, 32))
+    aws.add_record(NAME)
     event = download_event("download", NAME.replace(".", "%2E"))
     assert functions.download_image.handler(event, context)["statusCode"] == 200
 
@@ -93,6 +94,7 @@ def test_original_is_returned_with_its_headers(
 ) -> None:
     data = images.jpeg(64, 48)
     aws.put(f"originals/{NAME}", data)
+    aws.add_record(NAME)
     event = download_event("download", NAME, {"Origin": "https://photos.example.org"})
     response = functions.download_image.handler(event, context)
     assert response["statusCode"] == 200
@@ -110,6 +112,7 @@ def test_unexpected_stored_type_is_served_as_opaque_bytes(
     functions: Functions, aws: Aws, context: LambdaContext
 ) -> None:
     aws.put(f"originals/{NAME}", b"<html><script>", content_type="text/html")
+    aws.add_record(NAME)
     response = functions.download_image.handler(download_event("download", NAME), context)
     assert headers_of(response)["Content-Type"] == "application/octet-stream"
 
@@ -133,6 +136,7 @@ def test_conditional_get(
     status: int,
 ) -> None:
     aws.put(f"originals/{NAME}", images.jpeg(32, 32))
+    aws.add_record(NAME)
     etag = aws.get(f"originals/{NAME}")["ETag"]
     headers = {"if-none-match": if_none_match.format(etag=etag)}
     response = functions.download_image.handler(download_event("download", NAME, headers), context)
@@ -148,6 +152,7 @@ def test_large_original_redirects_to_a_short_lived_presigned_url(
     functions: Functions, aws: Aws, context: LambdaContext
 ) -> None:
     aws.put(f"originals/{NAME}", b"\xff\xd8\xff" + bytes(4_000_000))
+    aws.add_record(NAME)
     response = functions.download_image.handler(download_event("download", NAME), context)
     assert response["statusCode"] == 307
     assert response["body"] == ""
@@ -164,6 +169,7 @@ def test_a_large_original_of_an_unexpected_stored_type_redirects_as_opaque_bytes
     functions: Functions, aws: Aws, context: LambdaContext
 ) -> None:
     aws.put(f"originals/{NAME}", b"<html>" + bytes(4_000_000), content_type="text/html")
+    aws.add_record(NAME)
     response = functions.download_image.handler(download_event("download", NAME), context)
     assert response["statusCode"] == 307
     query = parse_qs(urlsplit(headers_of(response)["Location"]).query)
@@ -192,6 +198,7 @@ def test_default_and_named_renditions(
     aws.put(f"originals/{NAME}", images.jpeg(64, 48))
     aws.put(f"thumbnails/thumb/{NAME}", b"thumb-bytes")
     aws.put(f"thumbnails/square/{NAME}", b"square-bytes", content_type="image/webp")
+    aws.add_ready(NAME, webp=False)
     default = thumbnail(functions, context)
     square = thumbnail(functions, context, size="square")
     assert (default["statusCode"], body_of(default)) == (200, b"thumb-bytes")
@@ -206,6 +213,7 @@ def test_default_and_named_renditions(
 
 def test_thumbnail_conditional_get(functions: Functions, aws: Aws, context: LambdaContext) -> None:
     aws.put(f"thumbnails/thumb/{NAME}", b"thumb-bytes")
+    aws.add_ready(NAME, webp=False)
     etag = aws.get(f"thumbnails/thumb/{NAME}")["ETag"]
     event = download_event("download-thumbnail", NAME, {"If-None-Match": etag})
     response = functions.download_thumbnail.handler(event, context)
@@ -217,6 +225,7 @@ def test_a_large_originals_304_carries_its_own_type(
     functions: Functions, aws: Aws, context: LambdaContext
 ) -> None:
     aws.put(f"originals/{NAME}", b"\xff\xd8\xff" + bytes(4_000_000))
+    aws.add_record(NAME)
     etag = aws.get(f"originals/{NAME}")["ETag"]
     event = download_event("download", NAME, {"If-None-Match": etag})
     response = functions.download_image.handler(event, context)
@@ -300,6 +309,7 @@ def test_download_functions_never_load_pillow() -> None:
 def _both_formats(aws: Aws) -> None:
     aws.put(f"thumbnails/thumb/{NAME}", b"jpeg-bytes", content_type="image/jpeg")
     aws.put(f"thumbnails/thumb/{NAME}.webp", b"webp-bytes", content_type="image/webp")
+    aws.add_ready(NAME)
 
 
 @pytest.mark.parametrize(
@@ -345,6 +355,7 @@ def test_a_thumbnail_made_before_webp_copies_is_served_as_it_is(
     functions: Functions, aws: Aws, context: LambdaContext
 ) -> None:
     aws.put(f"thumbnails/thumb/{NAME}", b"jpeg-bytes", content_type="image/jpeg")
+    aws.add_ready(NAME, webp=False)  # its record lists no WebP copy
     event = download_event("download-thumbnail", NAME, None, format="webp")
     response = functions.download_thumbnail.handler(event, context)
     assert (response["statusCode"], body_of(response)) == (200, b"jpeg-bytes")

@@ -73,10 +73,14 @@ def assert_created(
         "created_at",
         "renditions",
         "error",
+        "visibility",
+        "mine",
         "links",
         "delete_token",
         "thumbnail_status",
     }
+    # Anonymous, so public, and nobody's.
+    assert (body["visibility"], body["mine"]) == ("public", False)
     name = body["name"]
     assert name == f"{body['id']}.{ext}"
     assert body["content_type"] == content_type
@@ -98,9 +102,10 @@ def assert_created(
     record = aws.record(body["id"])
     assert record is not None
     public = {k: v for k, v in body.items() if k not in ("delete_token", "thumbnail_status")}
-    assert {k: record.get(k) for k in public if k not in ("links", "renditions")} == {
-        k: v for k, v in public.items() if k not in ("links", "renditions")
+    assert {k: record.get(k) for k in public if k not in ("links", "renditions", "mine")} == {
+        k: v for k, v in public.items() if k not in ("links", "renditions", "mine")
     }
+    assert "owner" not in record
     # The token is shown once and never stored: only its SHA-256 is.
     assert len(base64.urlsafe_b64decode(body["delete_token"] + "==")) * 8 >= 128
     assert record["delete_token_hash"] == hashlib.sha256(body["delete_token"].encode()).hexdigest()

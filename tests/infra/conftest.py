@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from pathlib import Path
@@ -16,6 +17,13 @@ from stacks.image_service_stack import ImageServiceStack
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("dev", "prod")
+# A stage as committed with some settings changed: what the committed stages do not show.
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    # No accounts: the template as it was before there were any.
+    "dev-accounts-off": ("dev", {"accounts": "off"}),
+    # Accounts and an API key: every route needs the key, writes a person too.
+    "prod-api-key": ("prod", {"apiKeyRequired": True}),
+}
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -54,6 +62,24 @@ def template_json(template: Template) -> dict[str, Any]:
         found = _template_json[id(template)] = (template, json.dumps(template.to_json()))
     parsed: dict[str, Any] = json.loads(found[1])
     return parsed
+
+
+def stage_settings(stage: str, **changes: Any) -> dict[str, Any]:
+    """Every stage's settings from cdk.json, with `changes` made to `stage`'s."""
+    stages: dict[str, Any] = copy.deepcopy(cdk_json_context()["stages"])
+    stages[stage].update(changes)
+    return stages
+
+
+@functools.cache
+def variant_stack(name: str) -> ImageServiceStack:
+    stage, changes = VARIANTS[name]
+    return synthesize(stage, stages=stage_settings(stage, **changes))
+
+
+@functools.cache
+def variant(name: str) -> Template:
+    return Template.from_stack(variant_stack(name))
 
 
 @functools.cache

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from tests.infra.checkov_scan import Report, scan
-from tests.infra.conftest import template_json
+from tests.infra.conftest import template_json, variant
 from tests.infra.test_delivery import everything_on
 
 pytestmark = pytest.mark.slow  # checkov takes 15 s; `make lint` runs it too
@@ -37,6 +37,8 @@ ACCEPTED = {
 
 # dev with the WAF and a custom domain: the checks only they bring.
 EVERY_OPTION = "dev-every-option"
+# dev without accounts: its routes are open, as the settings say.
+ACCOUNTS_OFF = "dev-accounts-off"
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,8 @@ def reports(
 ) -> dict[str, Report]:
     folder = tmp_path_factory.mktemp("checkov")
     paths: dict[str, Path] = {}
-    for stage, template in {**templates, EVERY_OPTION: everything_on()}.items():
+    every = {**templates, EVERY_OPTION: everything_on(), ACCOUNTS_OFF: variant(ACCOUNTS_OFF)}
+    for stage, template in every.items():
         paths[stage] = folder / f"ImageService-{stage}.template.json"
         paths[stage].write_text(json.dumps(template_json(template)))
     return scan(paths)
@@ -62,8 +65,9 @@ def test_checkov_skips_only_accepted_checks_each_with_a_reason(
 ) -> None:
     for stage, report in reports.items():
         skipped = {finding.split(" ", 1)[0] for finding in report.skipped}
-        # Open routes are accepted only where the stage's settings say so (dev).
-        expected = ACCEPTED | ({"CKV_AWS_59"} if stage != "prod" else set())
+        # Open routes are accepted only where the stage's settings say so: no accounts and no
+        # API key. Where there are accounts, every route has an authorizer.
+        expected = ACCEPTED | ({"CKV_AWS_59"} if stage == ACCOUNTS_OFF else set())
         if stage == EVERY_OPTION:
             # The WAF and the custom domain's TLS 1.2 are there; the web ACL has no Log4j rules.
             expected = expected - {"CKV_AWS_68", "CKV_AWS_174"} | {"CKV_AWS_192"}

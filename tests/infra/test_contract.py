@@ -153,7 +153,7 @@ def test_runtime_code_never_imports_the_infrastructure() -> None:
 
 
 # The constructs the stack composes; the stack wires them, they never reach into each other.
-UNITS = ("storage", "catalogue", "processing", "api", "delivery", "monitoring")
+UNITS = ("storage", "catalogue", "processing", "accounts", "api", "delivery", "monitoring")
 
 
 def test_constructs_do_not_import_their_siblings() -> None:

@@ -3,7 +3,6 @@ site bucket. Each stage as committed, and a variant with every optional setting 
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 from fnmatch import fnmatchcase
@@ -29,7 +28,13 @@ import app as cdk_app
 from stacks import delivery
 from stacks.image_service_stack import ImageServiceStack
 from stacks.settings import SettingsError
-from tests.infra.conftest import cdk_json_context, synthesize, template_json
+from tests.infra.conftest import (
+    cdk_json_context,
+    stage_settings,
+    synthesize,
+    template_json,
+    variant,
+)
 from tests.infra.policies import function_id, may
 from tests.infra.test_template import (
     CATALOGUE,
@@ -48,12 +53,6 @@ ALL_VIEWER_EXCEPT_HOST = (
 )
 DOMAIN = "photos.example.com"
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
-
-
-def stage_settings(stage: str, **changes: Any) -> dict[str, Any]:
-    stages: dict[str, Any] = copy.deepcopy(cdk_json_context()["stages"])
-    stages[stage].update(changes)
-    return stages
 
 
 @functools.cache
@@ -156,12 +155,15 @@ def test_the_api_learns_that_a_request_came_through_the_edge(template: Template)
 
 def test_uncached_routes_get_every_viewer_header_but_host(template: Template) -> None:
     found = behaviors(template)
-    for path in delivery.UNCACHED_API_PATHS:
+    # Both committed stages have accounts: a person's own routes too.
+    for path in (*delivery.UNCACHED_API_PATHS, *delivery.ACCOUNT_API_PATHS):
         behavior = found[path]
+        assert is_api_origin(origin_of(template, behavior))
         assert behavior["CachePolicyId"] == CACHING_DISABLED, path
-        # X-Api-Key, X-Delete-Token, Content-Type, X-Filename and the rest, as sent.
+        # X-Api-Key, X-Delete-Token, Authorization (forwarded where nothing is cached),
+        # Content-Type, X-Filename and the rest, as sent.
         assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST, path
-        assert {"POST", "DELETE", "GET", "OPTIONS"} <= set(behavior["AllowedMethods"])
+        assert {"POST", "DELETE", "PATCH", "GET", "OPTIONS"} <= set(behavior["AllowedMethods"])
         # A POST redirected from http:// would arrive as a GET without its body.
         assert behavior["ViewerProtocolPolicy"] == "https-only"
 
@@ -227,21 +229,39 @@ def test_downloads_are_kept_only_as_their_cache_control_says(
         # presigned URL). Default TTL 0: an answer without Cache-Control is not kept at all.
         assert policy["MinTTL"] == 0
         assert policy["DefaultTTL"] == 0
-        edge_ttl = {"dev": 86_400, "prod": 3_600}[stage]
+        edge_ttl = 86_400  # a day; an hour where an API key is needed (below)
         assert policy["MaxTTL"] == edge_ttl
         # The cap sits below what images announce, so it, not the header, bounds the edge.
         assert api.MISSING_MAX_AGE < edge_ttl < api.IMAGE_MAX_AGE
 
 
-def test_cache_keys_hold_only_what_changes_a_download(template: Template, stage: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("dev", {"Origin", "Authorization"}),
+        ("prod", {"Origin", "Authorization"}),
+        # Without accounts no request carries a token: one copy for everyone.
+        ("dev-accounts-off", {"Origin"}),
+        ("prod-api-key", {"Origin", "X-Api-Key", "Authorization"}),
+    ],
+)
+def test_cache_keys_hold_only_what_changes_a_download(
+    templates: dict[str, Template], name: str, key: set[str]
+) -> None:
+    template = templates[name] if name in templates else variant(name)
     found = behaviors(template)
-    key = {"dev": {"Origin"}, "prod": {"Origin", "X-Api-Key"}}[stage]
     assert cache_key(cache_policy(template, found[f"{ORIGINAL_PATH}*"])) == (key, set())
     assert cache_key(cache_policy(template, found[f"{THUMBNAIL_PATH}*"])) == (
         key | {"Accept"},
         set(THUMBNAIL_QUERY),
     )
     assert set(THUMBNAIL_QUERY) == {"size", "format"}
+
+
+def test_where_a_key_is_required_the_edge_keeps_images_an_hour_at_most() -> None:
+    for path in (f"{ORIGINAL_PATH}*", f"{THUMBNAIL_PATH}*"):
+        keyed = variant("prod-api-key")
+        assert cache_policy(keyed, behaviors(keyed)[path])["MaxTTL"] == 3_600
 
 
 def test_thumbnails_accept_is_reduced_before_the_cache_key(template: Template) -> None:
@@ -253,26 +273,28 @@ def test_thumbnails_accept_is_reduced_before_the_cache_key(template: Template) -
 def test_where_a_key_is_required_images_kept_at_the_edge_are_private_to_viewers(
     templates: dict[str, Template],
 ) -> None:
+    keyed_template = variant("prod-api-key")
     for path in (f"{ORIGINAL_PATH}*", f"{THUMBNAIL_PATH}*"):
-        keyed = behaviors(templates["prod"])[path]
+        keyed = behaviors(keyed_template)[path]
         (response,) = [
             a for a in keyed["FunctionAssociations"] if a["EventType"] == "viewer-response"
         ]
-        assert (
-            function_code(templates["prod"], response) == (EDGE / "private_response.js").read_text()
-        )
-        open_stage = behaviors(templates["dev"])[path]
-        events = [a["EventType"] for a in open_stage.get("FunctionAssociations", [])]
-        assert "viewer-response" not in events
+        assert function_code(keyed_template, response) == (EDGE / "private_response.js").read_text()
+        for stage in ("dev", "prod"):
+            open_stage = behaviors(templates[stage])[path]
+            events = [a["EventType"] for a in open_stage.get("FunctionAssociations", [])]
+            assert "viewer-response" not in events
     # The functions behind them know which stage they serve.
-    for stage, scope in (("dev", "any"), ("prod", "edge")):
+    for template, scope in (
+        (templates["dev"], "any"),
+        (templates["prod"], "any"),
+        (keyed_template, "edge"),
+    ):
         for handler in (
             "image_service.download_image.handler",
             "image_service.download_thumbnail.handler",
         ):
-            variables = function(templates[stage], handler)["Properties"]["Environment"][
-                "Variables"
-            ]
+            variables = function(template, handler)["Properties"]["Environment"]["Variables"]
             assert variables["SHARED_CACHES"] == scope
 
 

@@ -31,6 +31,20 @@ def pillow_layer_stack(settings: Settings, **app_options: object) -> cdk.Stack:
     return stack
 
 
+def jwt_layer_stack(settings: Settings, **app_options: object) -> cdk.Stack:
+    app = cdk.App(**app_options)  # type: ignore[arg-type]
+    stack = cdk.Stack(app, "Layer")
+    PythonLayer(
+        stack,
+        "Jwt",
+        settings=settings,
+        source=ROOT / "layers" / "jwt",
+        description="PyJWT",
+        manylinux2014=True,
+    )
+    return stack
+
+
 def layer_key(settings: Settings) -> str:
     stack = pillow_layer_stack(settings, context={"aws:cdk:bundling-stacks": []})
     layers = Template.from_stack(stack).find_resources("AWS::Lambda::LayerVersion")
@@ -86,6 +100,40 @@ def test_pillow_layer_is_built_for_the_target_platform(tmp_path: Path) -> None:
 
         size = sum(f.stat().st_size for f in layer.rglob("*") if f.is_file())
         assert size < LAMBDA_UNZIPPED_LIMIT / 5, f"{size / 1e6:.1f} MB"
+
+
+@pytest.mark.slow
+def test_jwt_layer_is_built_for_the_target_platform(tmp_path: Path) -> None:
+    """cryptography's wheels are manylinux_2_28 (abi3, CPython 3.11 on); cffi, which its core
+    loads, comes as a manylinux2014 wheel: both for the function's CPU."""
+    for architecture, runtime, machine in (
+        ("arm64", "python3.13", "aarch64"),
+        ("x86_64", "python3.12", "x86_64"),
+    ):
+        settings = settings_for(architecture, runtime)
+        outdir = tmp_path / architecture
+        jwt_layer_stack(settings, outdir=str(outdir)).node.root.synth()  # type: ignore[attr-defined]
+        (layer,) = (p for p in outdir.glob("asset.*") if p.is_dir())
+        cpython = "cp" + settings.python_version.replace(".", "")
+        (cryptography,) = _wheel_tags(layer, "cryptography")
+        assert cryptography == f"cp311-abi3-manylinux_2_28_{machine}"
+        cffi = _wheel_tags(layer, "cffi")
+        assert f"{cpython}-{cpython}-manylinux2014_{machine}" in cffi, cffi
+        assert _wheel_tags(layer, "pyjwt") == ["py3-none-any"]
+        site = layer / "python"
+        assert (site / "cryptography" / "hazmat" / "bindings" / "_rust.abi3.so").is_file()
+        assert list(site.glob(f"_cffi_backend.cpython-{cpython[2:]}-{machine}-linux-gnu.so"))
+
+
+def test_only_a_layer_that_asks_takes_manylinux2014_wheels() -> None:
+    """(The other layers' assets keep their names: the snapshots pin their hashes.)"""
+    plain = python_layer.pip_wheel_args("r.txt", "manylinux_2_28_aarch64", "3.13")
+    assert plain.count("--platform") == 1
+    wider = python_layer.pip_wheel_args(
+        "r.txt", "manylinux_2_28_aarch64", "3.13", ("manylinux2014_aarch64",)
+    )
+    platforms = [wider[i + 1] for i, arg in enumerate(wider) if arg == "--platform"]
+    assert platforms == ["manylinux_2_28_aarch64", "manylinux2014_aarch64"]  # 2_28 preferred
 
 
 def test_docker_bundling_is_only_the_fallback_when_pip_is_missing(

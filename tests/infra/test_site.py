@@ -59,11 +59,40 @@ def test_the_page_and_its_config_are_deployed_to_the_site_bucket(
     assert [p.name for p in config.iterdir()] == ["config.json"]
 
 
-def test_the_config_tells_the_page_its_stage(stage: str) -> None:
+def deployed_config(template: Template, stage: str) -> dict[str, Any]:
+    """config.json as the deployment writes it: each deploy-time value CDK left as a marker
+    replaced by the value the template gives it there (resolved here to `<Ref X>`)."""
     _, config = deployed_sources(stage)
-    found = json.loads((config / "config.json").read_text())
+    text = (config / "config.json").read_text()
+    markers = deployment(template).get("SourceMarkers", [{}, {}])[1]
+    for marker, value in markers.items():
+        # A JSON string, built with Fn::Join around the references.
+        parts = value["Fn::Join"][1]
+        rendered = "".join(
+            part if isinstance(part, str) else f"<Ref {part['Ref']}>" for part in parts
+        )
+        text = text.replace(marker, rendered)
+    found: dict[str, Any] = json.loads(text)
+    return found
+
+
+def test_the_config_tells_the_page_its_stage(template: Template, stage: str) -> None:
+    found = deployed_config(template, stage)
     expected = settings(stage)
-    assert found == site.page_config(expected)
+    client = next(iter(template.find_resources("AWS::Cognito::UserPoolClient")))
+    domain = next(iter(template.find_resources("AWS::Cognito::UserPoolDomain")))
+    assert found == site.page_config(
+        expected,
+        client_id=f"<Ref {client}>",
+        sign_in_url=f"https://<Ref {domain}>.auth.<Ref AWS::Region>.amazoncognito.com",
+    )
+    # Where the page signs in, as the stage's accounts setting says.
+    assert found["accounts"] == {
+        "mode": expected.accounts,
+        "signUp": expected.sign_up == "open",
+        "clientId": f"<Ref {client}>",
+        "signInUrl": f"https://<Ref {domain}>.auth.<Ref AWS::Region>.amazoncognito.com",
+    }
     assert found["apiKeyRequired"] is expected.api_key_required
     assert found["maxUploadBytes"] == expected.max_upload_bytes
     assert found["maxDirectUploadBytes"] == expected.max_direct_upload_bytes

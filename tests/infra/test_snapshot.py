@@ -15,7 +15,7 @@ from aws_cdk.assertions import Template
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.infra.conftest import template_json
+from tests.infra.conftest import template_json, variant
 
 CODE_ASSET = "<code asset>.zip"
 SITE_ASSET = "<site asset>.zip"
@@ -46,6 +46,11 @@ def test_template_matches_snapshot(
     template: Template, stage: str, json_snapshot: SnapshotAssertion
 ) -> None:
     assert normalized(template_json(template)) == json_snapshot
+
+
+def test_template_without_accounts_matches_snapshot(json_snapshot: SnapshotAssertion) -> None:
+    """dev with `accounts: off`: a stage that does not turn accounts on keeps its template."""
+    assert normalized(template_json(variant("dev-accounts-off"))) == json_snapshot
 
 
 def test_snapshot_ignores_handler_code_and_the_page_but_not_layer_contents(

@@ -10,7 +10,7 @@ from aws_cdk.assertions import Match, Template
 from image_service.contract import catalogue_keys
 
 from stacks.limits import MAX_RECEIVE_COUNT
-from tests.infra.conftest import template_json
+from tests.infra.conftest import template_json, variant
 from tests.infra.policies import allowed_statements, function_id, may
 
 UPLOAD = "image_service.upload.handler"
@@ -217,8 +217,8 @@ def test_table_keys_are_the_ones_the_functions_expect(template: Template) -> Non
 
 
 def test_feed_is_a_sparse_index_newest_first_without_the_token_hash(template: Template) -> None:
-    (index,) = resource(template, TABLE)["Properties"]["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "feed"
+    indexes = resource(template, TABLE)["Properties"]["GlobalSecondaryIndexes"]
+    (index,) = [i for i in indexes if i["IndexName"] == "feed"]
     assert index["KeySchema"] == [
         {"AttributeName": "feed", "KeyType": "HASH"},
         {"AttributeName": "id", "KeyType": "RANGE"},
@@ -400,7 +400,7 @@ TABLE_ACTIONS = {
     UPLOAD: {"dynamodb:PutItem", "dynamodb:DeleteItem"},
     TICKETS: {"dynamodb:PutItem"},
     WORKER: {"dynamodb:GetItem", "dynamodb:UpdateItem"},
-    DOWNLOAD_IMAGE: set(),
+    DOWNLOAD_IMAGE: {"dynamodb:GetItem"},
     DOWNLOAD_THUMBNAIL: {"dynamodb:GetItem"},
     CATALOGUE: {
         "dynamodb:GetItem",
@@ -434,6 +434,12 @@ def test_no_function_may_scan_the_table(template: Template) -> None:
     for handler in HANDLERS:
         assert not may(template, handler, "dynamodb:Scan", TABLE_ARN)
         assert not may(template, handler, "dynamodb:Scan", FEED_ARN)
+
+
+def test_tickets_count_open_tickets_on_the_owner_index_only(template: Template) -> None:
+    assert may(template, TICKETS, "dynamodb:Query", f"{TABLE_ARN}/index/by-owner")
+    assert not may(template, TICKETS, "dynamodb:Query", FEED_ARN)
+    assert not may(template, TICKETS, "dynamodb:Query", TABLE_ARN)
 
 
 def test_downloads_only_read(template: Template) -> None:
@@ -522,6 +528,9 @@ def test_every_route_reaches_its_function_through_a_proxy_integration(
         ("GET", "/images/{id}"): CATALOGUE,
         ("DELETE", "/images/{id}"): CATALOGUE,
         ("POST", "/uploads"): TICKETS,
+        # Where there are accounts (both committed stages).
+        ("PATCH", "/images/{id}"): CATALOGUE,
+        ("GET", "/me/images"): CATALOGUE,
     }
     assert set(routes) == set(expected)
     for route, handler in expected.items():
@@ -543,18 +552,25 @@ def test_requests_are_validated_before_reaching_a_function(template: Template) -
             assert properties["RequestParameters"] == {"method.request.path.id": True}
 
 
-def test_api_key_required_in_prod_and_not_in_dev(templates: dict[str, Template]) -> None:
-    for stage, required in (("dev", False), ("prod", True)):
-        routes = _routes(templates[stage])
-        assert {p.get("ApiKeyRequired", False) for p in routes.values()} == {required}, stage
-    templates["prod"].resource_count_is("AWS::ApiGateway::ApiKey", 1)
-    templates["prod"].has_resource_properties(
+def test_an_api_key_only_where_the_stage_asks_for_one(templates: dict[str, Template]) -> None:
+    """Neither committed stage does (accounts gate prod's writes); the machinery stays."""
+    keyed = variant("prod-api-key")
+    for template, required in (
+        (templates["dev"], False),
+        (templates["prod"], False),
+        (keyed, True),
+    ):
+        routes = _routes(template)
+        assert {p.get("ApiKeyRequired", False) for p in routes.values()} == {required}
+    keyed.resource_count_is("AWS::ApiGateway::ApiKey", 1)
+    keyed.has_resource_properties(
         "AWS::ApiGateway::UsagePlan",
         {"Throttle": {"RateLimit": 100, "BurstLimit": 200}, "ApiStages": Match.any_value()},
     )
-    templates["prod"].resource_count_is("AWS::ApiGateway::UsagePlanKey", 1)
-    templates["dev"].resource_count_is("AWS::ApiGateway::ApiKey", 0)
-    templates["dev"].resource_count_is("AWS::ApiGateway::UsagePlan", 0)
+    keyed.resource_count_is("AWS::ApiGateway::UsagePlanKey", 1)
+    for stage in ("dev", "prod"):
+        templates[stage].resource_count_is("AWS::ApiGateway::ApiKey", 0)
+        templates[stage].resource_count_is("AWS::ApiGateway::UsagePlan", 0)
 
 
 def test_cors_preflight_answers_the_configured_origins_without_an_api_key(
@@ -567,15 +583,18 @@ def test_cors_preflight_answers_the_configured_origins_without_an_api_key(
             if m["Properties"]["HttpMethod"] == "OPTIONS"
         ]
         # root, /upload, /uploads, /download, /download/{name}, the same for thumbnails,
-        # /images, /images/{id}
-        assert len(preflights) == 9
+        # /images, /images/{id}, /me, /me/images
+        assert len(preflights) == 11
         for preflight in preflights:
             assert not preflight.get("ApiKeyRequired", False)
+            assert preflight["AuthorizationType"] == "NONE"  # a preflight carries no token
             headers = preflight["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
             assert headers["method.response.header.Access-Control-Allow-Origin"] == origin
-            assert "DELETE" in headers["method.response.header.Access-Control-Allow-Methods"]
-            assert (
-                "X-Delete-Token" in headers["method.response.header.Access-Control-Allow-Headers"]
+            methods = headers["method.response.header.Access-Control-Allow-Methods"]
+            assert {"DELETE", "PATCH"} <= set(methods.strip("'").split(","))
+            allowed = headers["method.response.header.Access-Control-Allow-Headers"]
+            assert {"X-Delete-Token", "Authorization", "X-Visibility"} <= set(
+                allowed.strip("'").split(",")
             )
     upload = function(templates["prod"], UPLOAD)["Properties"]["Environment"]["Variables"]
     assert upload["CORS_ORIGINS"] == "https://example.com"
@@ -628,9 +647,15 @@ def test_outputs_name_what_a_user_needs_after_deploying(templates: dict[str, Tem
         "TicketsFunctionName",
         "ThumbnailWorkerFunctionName",
         "TableName",
+        # Where there are accounts: what a script signs in with, and the optional authorizer.
+        "UserPoolId",
+        "UserPoolClientId",
+        "SignInUrl",
+        "AuthorizerFunctionName",
     }
     assert common <= set(templates["dev"].find_outputs("*"))
-    assert common | {"ApiKeyId"} <= set(templates["prod"].find_outputs("*"))
+    assert common <= set(templates["prod"].find_outputs("*"))
+    assert common | {"ApiKeyId"} <= set(variant("prod-api-key").find_outputs("*"))
     assert "ApiKeyId" not in templates["dev"].find_outputs("*")
     outputs = templates["dev"].find_outputs("*")
     assert outputs["BucketName"]["Value"] == {"Ref": IMAGES_BUCKET}
