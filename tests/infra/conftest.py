@@ -91,7 +91,16 @@ def synthesized_stack(stage: str) -> ImageServiceStack:
 
 def synthesized_assembly(stage: str) -> Path:
     """The cloud assembly folder of `synthesized_stack(stage)` (synthesized once, then cached)."""
-    stage_construct = cdk.Stage.of(synthesized_stack(stage))
+    return _assembly(synthesized_stack(stage))
+
+
+def variant_assembly(name: str) -> Path:
+    """The cloud assembly folder of `variant_stack(name)`."""
+    return _assembly(variant_stack(name))
+
+
+def _assembly(stack: ImageServiceStack) -> Path:
+    stage_construct = cdk.Stage.of(stack)
     assert stage_construct is not None
     return Path(stage_construct.synth().directory)
 

@@ -17,7 +17,7 @@ from local_runner.template import (
     UserPoolClient,
     load_service,
 )
-from tests.infra.conftest import synthesized_assembly
+from tests.infra.conftest import synthesized_assembly, variant_assembly
 from tests.local_runner.assemblies import FIXTURE_ASSEMBLY
 
 LOCAL = LocalAws(endpoint="http://127.0.0.1:4566")
@@ -38,6 +38,12 @@ def dev_service(stage_assemblies: dict[str, Path]) -> Service:
 @pytest.fixture(scope="session")
 def prod_service(stage_assemblies: dict[str, Path]) -> Service:
     return load_service(Assembly.load(stage_assemblies["prod"]), LOCAL)
+
+
+@pytest.fixture(scope="session")
+def keyed_service() -> Service:
+    """prod with `apiKeyRequired` on: every route needs the key, and a write a person too."""
+    return load_service(Assembly.load(variant_assembly("prod-api-key")), LOCAL)
 
 
 @pytest.fixture(scope="session")

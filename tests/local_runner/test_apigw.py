@@ -15,15 +15,32 @@ from local_runner.lambdas import InvocationError, InvocationTimeout
 from local_runner.template import RestApi, Service
 
 
+def allow(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A REQUEST authorizer's answer that lets the request through as anonymous."""
+    return {
+        "principalId": "anonymous",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}
+            ],
+        },
+    }
+
+
 class Recorder:
     """Stands in for the functions: records events, answers what a test asks for."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, Mapping[str, Any]]] = []
+        self.authorized: list[Mapping[str, Any]] = []  # authorizer events, answered Allow
         self.timeouts: list[float] = []
         self.answer: Any = {"statusCode": 200, "body": "ok"}
 
     def __call__(self, function: str, event: Mapping[str, Any], timeout: float) -> Any:
+        if event.get("type") == "REQUEST":  # a route's authorizer: it lets every request in
+            self.authorized.append(event)
+            return allow(event)
         self.events.append((function, event))
         self.timeouts.append(timeout)
         if isinstance(self.answer, Exception):
@@ -284,8 +301,8 @@ def test_the_api_domain_and_forwarded_headers_are_the_gateways_not_the_clients(
     assert headers["Host"] == ["evil.example"]  # passed on as sent; no function reads it
 
 
-def test_prod_stage_requires_the_api_key(serve: Any, prod_service: Service) -> None:
-    url, recorder, _ = serve(prod_service.apis[0], frozenset({"the-key"}))
+def test_a_keyed_stage_requires_the_api_key(serve: Any, keyed_service: Service) -> None:
+    url, recorder, _ = serve(keyed_service.apis[0], frozenset({"the-key"}))
     for headers in ({}, {"x-api-key": "wrong"}):
         response = requests.get(f"{url}/download/x.jpg", headers=headers, timeout=5)
         assert response.status_code == 403

@@ -221,10 +221,19 @@ def test_dev_template_routes(dev_service: Service) -> None:
         ("GET", "/images/{id}"): "image_service.catalogue.handler",
         ("DELETE", "/images/{id}"): "image_service.catalogue.handler",
         ("POST", "/uploads"): "image_service.tickets.handler",
+        ("PATCH", "/images/{id}"): "image_service.catalogue.handler",
+        ("GET", "/me/images"): "image_service.catalogue.handler",
     }
     assert api.stage == "dev"
     assert api.binary_media_types == ("*/*",)
     assert not any(r.api_key_required for r in api.routes)
+    # Accounts are optional in dev: a person only where the route is the person's own.
+    authorization = {(r.method, r.resource_path): r.authorization for r in api.routes if r.function}
+    assert {route for route, kind in authorization.items() if kind == "COGNITO_USER_POOLS"} == {
+        ("PATCH", "/images/{id}"),
+        ("GET", "/me/images"),
+    }
+    assert {kind for kind in authorization.values()} == {"COGNITO_USER_POOLS", "CUSTOM"}
 
 
 def test_dev_functions_get_the_local_table(dev_service: Service) -> None:
@@ -274,10 +283,25 @@ def test_dev_template_has_no_type_the_runner_does_not_know(dev_service: Service)
     assert {i.type for i in dev_service.ignored} <= set(IGNORED_TYPES) | {"AWS::Lambda::Function"}
 
 
-def test_prod_routes_require_an_api_key(prod_service: Service) -> None:
+def test_prod_writes_require_a_person_and_reads_stay_open(prod_service: Service) -> None:
     (api,) = prod_service.apis
-    assert all(r.api_key_required for r in api.routes if r.function)
+    routes = {(r.method, r.resource_path): r for r in api.routes if r.function}
+    person = {route for route, r in routes.items() if r.authorization == "COGNITO_USER_POOLS"}
+    assert person == {
+        ("POST", "/upload"),
+        ("POST", "/uploads"),
+        ("DELETE", "/images/{id}"),
+        ("PATCH", "/images/{id}"),
+        ("GET", "/me/images"),
+    }
+    assert all(r.authorization == "CUSTOM" for route, r in routes.items() if route not in person)
+    assert not any(r.api_key_required for r in routes.values())
     assert api.stage == "prod"
+
+
+def test_a_keyed_stage_needs_the_key_on_every_route(keyed_service: Service) -> None:
+    (api,) = keyed_service.apis
+    assert all(r.api_key_required for r in api.routes if r.function)
 
 
 def test_the_runner_refuses_to_start_on_an_unknown_type_and_names_it(tmp_path: Path) -> None:
