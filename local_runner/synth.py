@@ -7,7 +7,9 @@ import os
 import shlex
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -16,16 +18,26 @@ class SynthError(Exception):
     pass
 
 
-def synthesize(stage: str, out_dir: Path, project: Path = PROJECT) -> Path:
-    """Run the CDK app (the `app` command of cdk.json) for `stage` into `out_dir`.
+def synthesize(
+    stage: str,
+    out_dir: Path,
+    project: Path = PROJECT,
+    changes: Mapping[str, Any] | None = None,
+) -> Path:
+    """Run the CDK app (the `app` command of cdk.json) for `stage` into `out_dir`, with
+    `changes` made to the stage's settings (for tests of a variant of a stage).
 
     This is what `cdk synth` does, minus layer bundling: the context key
     `aws:cdk:bundling-stacks=[]` (which the CLI refuses from users) skips it, because the
     local functions get the layers' packages from the venv, which pins the same versions.
     """
     cdk_json = json.loads((project / "cdk.json").read_text())
+    stages = cdk_json.get("context", {}).get("stages", {})
+    if changes and stage in stages:
+        stages = {**stages, stage: {**stages[stage], **changes}}
     context = {
         **cdk_json.get("context", {}),
+        "stages": stages,
         "stage": stage,
         "aws:cdk:bundling-stacks": [],
     }

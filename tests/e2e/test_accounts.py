@@ -23,7 +23,7 @@ from local_runner import harness
 from local_runner.harness import RunnerProcess
 from local_runner.tokens import unverified_claims
 from tests.local_runner.assemblies import FIXTURE_ASSEMBLY
-from tests.local_runner.cognito import Form, expired, pkce, tampered
+from tests.local_runner.cognito import Form, expired, other_pool_token, pkce, tampered
 
 pytestmark = pytest.mark.slow  # drives the local runner
 
@@ -120,24 +120,6 @@ def test_no_token_on_a_user_pool_method_is_401(runner: RunnerProcess) -> None:
     )
 
 
-def other_pool_token(runner: RunnerProcess) -> str:
-    """An ID token of another pool in the same emulator (signed by the same moto key)."""
-    cognito = runner.client("cognito-idp")
-    pool = cognito.create_user_pool(PoolName="elsewhere", UsernameAttributes=["email"])
-    pool_id = pool["UserPool"]["Id"]
-    client = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="elsewhere")
-    cognito.admin_create_user(UserPoolId=pool_id, Username=ADA[0], MessageAction="SUPPRESS")
-    cognito.admin_set_user_password(
-        UserPoolId=pool_id, Username=ADA[0], Password=ADA[1], Permanent=True
-    )
-    answer = cognito.initiate_auth(
-        ClientId=client["UserPoolClient"]["ClientId"],
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": ADA[0], "PASSWORD": ADA[1]},
-    )
-    return str(answer["AuthenticationResult"]["IdToken"])
-
-
 @pytest.mark.parametrize("route", ["/me", "/maybe"])
 @pytest.mark.parametrize("kind", ["tampered", "expired", "other pool", "access token"])
 def test_a_tampered_expired_foreign_or_access_token_is_401_on_both_authorizers(
@@ -151,7 +133,7 @@ def test_a_tampered_expired_foreign_or_access_token_is_401_on_both_authorizers(
     make: dict[str, Callable[[], str]] = {
         "tampered": lambda: tampered(answer["IdToken"]),
         "expired": lambda: expired(unverified_claims(answer["IdToken"])),
-        "other pool": lambda: other_pool_token(runner),
+        "other pool": lambda: other_pool_token(runner, *ADA),
         "access token": lambda: str(answer["AccessToken"]),
     }
     refused = requests.get(f"{runner.url}{route}", headers=bearer(make[kind]()), timeout=10)

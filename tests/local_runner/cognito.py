@@ -14,6 +14,8 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from moto.utilities.utils import load_resource
 
+from local_runner.harness import RunnerProcess
+
 
 @functools.cache
 def moto_key() -> RSAKey:
@@ -99,3 +101,22 @@ class Form(html.parser.HTMLParser):
 
     def field(self, label: str) -> dict[str, str]:
         return self.fields[self.labels[label]]
+
+
+def other_pool_token(runner: RunnerProcess, email: str, password: str) -> str:
+    """An ID token of another user pool in the runner's emulator: signed by the same key as
+    the stack's own pool's tokens, so only its issuer and audience give it away."""
+    cognito = runner.client("cognito-idp")
+    pool = cognito.create_user_pool(PoolName="elsewhere", UsernameAttributes=["email"])
+    pool_id = pool["UserPool"]["Id"]
+    client = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="elsewhere")
+    cognito.admin_create_user(UserPoolId=pool_id, Username=email, MessageAction="SUPPRESS")
+    cognito.admin_set_user_password(
+        UserPoolId=pool_id, Username=email, Password=password, Permanent=True
+    )
+    answer = cognito.initiate_auth(
+        ClientId=client["UserPoolClient"]["ClientId"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password},
+    )
+    return str(answer["AuthenticationResult"]["IdToken"])
