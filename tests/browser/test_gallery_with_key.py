@@ -1,5 +1,6 @@
-"""The gallery where the stage requires an API key (prod): the page asks for it once, keeps it
-in the browser, and fetches every image with it (an <img> cannot send the header)."""
+"""The gallery where the stage requires an API key (prod with `apiKeyRequired`, and no
+accounts, so every upload is anonymous): the page asks for the key once, keeps it in the
+browser, and fetches every image with it (an <img> cannot send the header)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ KEY = "gallery-test-key-0123456789abcdef"
 def keyed_gallery(
     chromium: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[harness.RunnerProcess]:
-    (assembly,) = synthesized("prod")
+    (assembly,) = synthesized("prod", apiKeyRequired=True, accounts="off")
     log = tmp_path_factory.mktemp("keyed-gallery-runner") / "runner.log"
     with harness.start("--assembly", str(assembly), "--api-key", KEY, log=log) as runner:
         yield runner
@@ -86,8 +87,8 @@ def test_the_page_asks_for_the_key_once_and_shows_images_with_it(
 def test_a_first_deploy_uploads_a_photo_too_large_for_the_api_from_the_page(
     page: Page, keyed_gallery: harness.RunnerProcess, watch: Watch
 ) -> None:
-    """prod as it ships: no domain name, and `corsOrigins` naming a site that is not the
-    page's. A photo over `maxUploadBytes` goes by ticket straight to the bucket, a request
+    """prod's CORS as it ships: no domain name, and `corsOrigins` naming a site that is not
+    the page's. A photo over `maxUploadBytes` goes by ticket straight to the bucket, a request
     from the page's origin to the bucket's: its CORS must let it through on the first deploy,
     before anyone could know the distribution's name."""
     big = pictures.jpeg(pictures.scenery(4032, 3024, 7, grain=100), quality=96)
