@@ -544,14 +544,34 @@ PLACEHOLDER_EDGE = 32
 # and costs 0.005-0.011 SSIM once encoded (docs/PERFORMANCE.md).
 RENDER_DRAFT_MARGIN = REDUCING_GAP
 
-# On-demand encodings, by the `format` names a request uses (chosen by `make bench`, part
-# `derive`: equal SSIM to JPEG q82 at 320-1280 px, time per encode with one thread).
+# On-demand encodings, by the `format` names a request uses, chosen by `make bench` (part
+# `derive`, docs/PERFORMANCE.md). AVIF and WebP are encoded at the quality that matches JPEG
+# q82's SSIM at the render's width, which falls as the width grows: (up to this width, value).
 RENDER_FORMATS = ("avif", "webp", "jpeg")
-AVIF_QUALITY = 60
-AVIF_SPEED = 9
-AVIF_THREADS = 1  # the render function has at most one vCPU; threads only add overhead
-RENDER_WEBP_QUALITY = WEBP_VARIANT_QUALITY
-RENDER_WEBP_METHOD = WEBP_VARIANT_METHOD
+AVIF_QUALITIES = ((400, 67), (800, 62), (INTERMEDIATE_MAX_EDGE, 60))
+WEBP_QUALITIES = ((400, 82), (800, 76), (INTERMEDIATE_MAX_EDGE, 70))
+# libaom's speed: up to 800 px, 8 saves 2-14% of the bytes over 9 for a few ms more; above,
+# nothing, for 2-4x the time. 10 encodes what 9 does (libaom's all-intra mode stops at 9).
+AVIF_SPEEDS = ((800, 8), (INTERMEDIATE_MAX_EDGE, 9))
+AVIF_THREADS = 1  # the render function has at most one vCPU: threads only add overhead
+RENDER_WEBP_METHOD = 4  # libwebp's default, as the variants: 2 takes half the time, 3-6% more bytes
+
+
+def _step(table: tuple[tuple[int, int], ...], width: int) -> int:
+    return next((value for limit, value in table if width <= limit), table[-1][1])
+
+
+def render_encoding(fmt: str, width: int) -> dict[str, int]:
+    """The encoder settings of an opaque render `width` pixels wide in `fmt`."""
+    if fmt == "avif":
+        return {
+            "quality": _step(AVIF_QUALITIES, width),
+            "speed": _step(AVIF_SPEEDS, width),
+            "max_threads": AVIF_THREADS,
+        }
+    if fmt == "webp":
+        return {"quality": _step(WEBP_QUALITIES, width), "method": RENDER_WEBP_METHOD}
+    return {"quality": JPEG_QUALITY, "optimize": True}
 
 
 @dataclass(frozen=True)
@@ -637,16 +657,11 @@ def _encode_intermediate(image: Image.Image) -> Rendered:
 def _encode_as(image: Image.Image, fmt: str) -> Rendered:
     """A render in the asked format: AVIF (alpha kept), WebP (alpha kept), or JPEG, which a
     transparent image gets as WebP with alpha instead. From pixels only, deterministic."""
-    if fmt == "avif":
+    if fmt == "avif" or (fmt == "webp" and image.mode != "RGBA"):
         clean = Image.frombytes(image.mode, image.size, image.tobytes())
-        body = _save(
-            clean, "AVIF", quality=AVIF_QUALITY, speed=AVIF_SPEED, max_threads=AVIF_THREADS
-        )
-        return Rendered(body, AVIF.content_type, clean.width, clean.height)
-    if fmt == "webp" and image.mode != "RGBA":
-        clean = Image.frombytes(image.mode, image.size, image.tobytes())
-        body = _save(clean, "WEBP", quality=RENDER_WEBP_QUALITY, method=RENDER_WEBP_METHOD)
-        return Rendered(body, WEBP.content_type, clean.width, clean.height)
+        body = _save(clean, fmt.upper(), **render_encoding(fmt, clean.width))
+        content_type = AVIF.content_type if fmt == "avif" else WEBP.content_type
+        return Rendered(body, content_type, clean.width, clean.height)
     return _encode(image, webp=False)
 
 
