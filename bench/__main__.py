@@ -1,11 +1,11 @@
-"""`make bench`: thumbnail speed, memory, quality, WebP against JPEG, cold start and
-local-runner load.
+"""`make bench`: thumbnail speed, memory, quality, WebP against JPEG, cold start, local-runner
+load, and widths on demand (renders from the intermediate, AVIF, the placeholder).
 
 Environment:
   QUICK=1        fewer inputs and repetitions (about two minutes); results go to bench/.cache/
   IMAGES=dir     benchmark the images in `dir` instead of the generated ones
-  PARTS=a,b      only some parts: render, memory, quality, webp, coldstart, calls, direct, load
-                 (default: all)
+  PARTS=a,b      only some parts: render, memory, quality, webp, coldstart, calls, direct, load,
+                 derive (default: all)
 
 A full run on the generated inputs writes its figures to docs/bench-results.md; every number
 there comes from the run that wrote it.
@@ -30,7 +30,7 @@ from typing import Any
 
 os.environ.setdefault("VIPS_CONCURRENCY", "1")  # before anything loads libvips
 
-from bench import calls, cases, coldstart, direct, inputs, load, proto, quality, webp
+from bench import calls, cases, coldstart, derive, direct, inputs, load, proto, quality, webp
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "bench-results.md"
@@ -49,7 +49,7 @@ def _worker_memory_mb() -> int:
 
 WORKER_MEMORY_MB = _worker_memory_mb()
 
-PARTS = ("render", "memory", "quality", "webp", "coldstart", "calls", "direct", "load")
+PARTS = ("render", "memory", "quality", "webp", "coldstart", "calls", "direct", "load", "derive")
 # Thumbnails of a format decoded at full size (PNG, GIF, WebP, HEIC, AVIF) within this multiple
 # of the decode alone, and each rendition's SSIM within this much of a plain Lanczos resize put
 # through the same encoder.
@@ -679,6 +679,41 @@ def bench_load(items: list[inputs.BenchInput], settings: Settings, report: Repor
             report.add(f"  - failure: {failure}")
 
 
+def bench_derive(items: list[inputs.BenchInput], settings: Settings, report: Report) -> None:
+    """Widths on demand (bench/derive.py), in a process of its own pinned to one core."""
+    engine = cases.engine_module()
+    report.add("", "## Widths on demand: renders from the intermediate")
+    if engine is None or not hasattr(engine, "derive"):
+        report.add("", "Skipped: the engine has no `derive` yet.")
+        return
+    jpegs = [i for i in items if i.kind == "jpeg" and not i.memory_only and i.megapixels <= 30]
+    if not jpegs:
+        report.add("", "Skipped: no JPEG photo among the inputs.")
+        return
+    headline = next((i for i in jpegs if i.headline), jpegs[0])
+    heic = [i for i in items if i.kind == "heic" and not settings.quick]
+    plan = {
+        "quick": settings.quick,
+        "render": str(headline.path),
+        "photos": [str(headline.path)] if settings.quick else [str(i.path) for i in jpegs],
+        "worker": [str(i.path) for i in ([headline] if settings.quick else jpegs[1:] + heic)],
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.derive", json.dumps(plan)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.derive failed:\n{done.stderr[-2000:]}")
+    lines, goals = derive.tables(json.loads(done.stdout), engine)
+    report.add(*lines)
+    for goal in goals:
+        report.goal(*goal)
+
+
 def _environment_lines(settings: Settings) -> list[str]:
     import PIL
     from PIL import features
@@ -757,6 +792,7 @@ def main() -> None:
         ("calls", lambda: bench_calls(report)),
         ("direct", lambda: bench_direct(settings, report)),
         ("load", lambda: bench_load(items, settings, report)),
+        ("derive", lambda: bench_derive(items, settings, report)),
     )
     for part, run in parts:
         if part in settings.parts:

@@ -18,16 +18,16 @@ from __future__ import annotations
 import math
 import struct
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from io import BytesIO
 from typing import Any
 
 from PIL import Image, ImageCms
 
-from image_service import bmff, icc
+from image_service import bmff, icc, thumbhash
 from image_service.contract import Rendition
 from image_service.errors import InvalidImage, UnsupportedMediaType
 
@@ -399,22 +399,68 @@ def _encode(image: Image.Image, *, webp: bool) -> Rendered:
     return Rendered(out.getvalue(), JPEG.content_type, clean.width, clean.height, variant)
 
 
-def _decoded(
-    data: bytes, renditions: Iterable[Rendition], *, max_pixels: int
-) -> tuple[Probe, Iterator[tuple[str, Image.Image]]]:
-    """One decode of `data`: what it is (type, displayed size), and each rendition's pixels
-    from it, cropped, resized, in sRGB, upright, un-encoded."""
-    renditions = list(renditions)
+@dataclass(frozen=True)
+class _Pixels:
+    """One decode, ready to be resampled: pixels in the original's stored orientation (L, RGB,
+    premultiplied RGBa or CMYK; colour management and orientation come last, per output)."""
+
+    probe: Probe
+    image: Image.Image
+    factor: float  # units of the plans' coordinates per pixel of `image`
+    orientation: int
+    transform: ImageCms.ImageCmsTransform | None
+
+    def resample(self, plan: _Plan) -> Image.Image:
+        """The plan's crop at its size: an integer box reduction, then Lanczos."""
+        left, top, right, bottom = (c / self.factor for c in plan.crop)
+        if plan.size == self.image.size and (left, top, right, bottom) == (0, 0, *plan.size):
+            return self.image  # nothing to do (a small original, or an exact DCT scale)
+        shrink = min((right - left) / plan.size[0], (bottom - top) / plan.size[1])
+        by = _box_factor(shrink)
+        return self.image.resize(
+            plan.size,
+            Image.Resampling.LANCZOS,
+            box=(left, top, right, bottom),
+            # Pillow box-reduces by int(shrink / gap): this gap makes that `by`.
+            reducing_gap=shrink / (by + 0.5) if by >= 2 else None,
+        )
+
+    def finish(self, image: Image.Image) -> Image.Image:
+        """Resampled pixels as they are shown: straight alpha, sRGB, upright."""
+        if image.mode == "RGBa":
+            image = image.convert("RGBA")
+        image = _to_srgb(image, self.transform)
+        if self.orientation in TRANSPOSE:
+            image = image.transpose(TRANSPOSE[self.orientation])
+        return image
+
+    def render(self, plan: _Plan) -> Image.Image:
+        return self.finish(self.resample(plan))
+
+    def resampled(self, image: Image.Image, factor: float) -> _Pixels:
+        """The same image from other pixels (`resample`'s output), `factor` units each."""
+        return replace(self, image=image, factor=factor)
+
+
+PlanFor = Callable[[int, int, bool], list[_Plan]]
+
+
+def _decode(
+    data: bytes, max_pixels: int, plans_for: PlanFor, *, margin: float = 1.0
+) -> tuple[_Pixels, list[_Plan]]:
+    """One decode of `data`, at the smallest DCT scale (JPEG) that still leaves every plan
+    `margin` times its output size; `plans_for(width, height, swap)` makes the plans once the
+    stored size is known."""
     with _opened(data, max_pixels) as (image, image_type):
         orientation = _orientation(image, image_type)
         icc_profile = _colour_profile(image, image_type, data)
         width, height = image.size
-        plans = [_plan(r, width, height, orientation in SWAPS_AXES) for r in renditions]
+        plans = plans_for(width, height, orientation in SWAPS_AXES)
         factor = 1.0  # original pixels per decoded pixel
         if image_type is JPEG and plans:
             # DCT scaling: libjpeg decodes straight to 1/2, 1/4 or 1/8 size, choosing the
-            # smallest scale that still leaves every rendition at least its output size.
-            shrink = _shrink_factor(plans)
+            # smallest scale that still leaves every plan at least its output size.
+            shrink = max(1.0, _shrink_factor(plans) / margin)
             drafted = image.draft(None, (math.ceil(width / shrink), math.ceil(height / shrink)))
             if drafted is not None:
                 factor = width / drafted[1][2]
@@ -432,27 +478,19 @@ def _decoded(
             # RGBa and back around every call, each time over the whole original.
             pixels = pixels.convert("RGBa")
     transform = _srgb_transform(icc_profile, "RGBA" if pixels.mode == "RGBa" else pixels.mode)
+    return _Pixels(probe, pixels, factor, orientation, transform), plans
 
-    def resized() -> Iterator[tuple[str, Image.Image]]:
-        for plan in plans:
-            left, top, right, bottom = (c / factor for c in plan.crop)
-            shrink = min((right - left) / plan.size[0], (bottom - top) / plan.size[1])
-            by = _box_factor(shrink)
-            out = pixels.resize(
-                plan.size,
-                Image.Resampling.LANCZOS,
-                box=(left, top, right, bottom),
-                # Pillow box-reduces by int(shrink / gap): this gap makes that `by`.
-                reducing_gap=shrink / (by + 0.5) if by >= 2 else None,
-            )
-            if out.mode == "RGBa":
-                out = out.convert("RGBA")
-            out = _to_srgb(out, transform)
-            if orientation in TRANSPOSE:
-                out = out.transpose(TRANSPOSE[orientation])
-            yield plan.name, out
 
-    return probe, resized()
+def _decoded(
+    data: bytes, renditions: Iterable[Rendition], *, max_pixels: int
+) -> tuple[Probe, Iterator[tuple[str, Image.Image]]]:
+    """One decode of `data`: what it is (type, displayed size), and each rendition's pixels
+    from it, cropped, resized, in sRGB, upright, un-encoded."""
+    renditions = list(renditions)
+    source, plans = _decode(
+        data, max_pixels, lambda w, h, swap: [_plan(r, w, h, swap) for r in renditions]
+    )
+    return source.probe, ((plan.name, source.render(plan)) for plan in plans)
 
 
 def _resized(
@@ -482,3 +520,228 @@ def ingest(
     what `inspect` and `render_renditions` find, without decoding twice."""
     probe, pixels = _decoded(data, renditions, max_pixels=max_pixels)
     return probe, {name: _encode(out, webp=webp) for name, out in pixels}
+
+
+# --- widths on demand: the intermediate, the placeholder, renders from either ---------------
+
+# The intermediate: the image fit within the ladder's largest width, from which every later
+# render is made. Quality 92 JPEG (opaque) or WebP with lossless alpha: a 1280 px render made
+# from it has an SSIM within 0.001 of one made from the original (docs/PERFORMANCE.md).
+INTERMEDIATE_QUALITY = 92
+# Also at most this many times the largest width squared in pixels, so an on-demand render
+# never decodes more than 13 MP at the default ladder (a strip taller than 1:2 at full width is
+# shrunk further), and no side over WebP's limit.
+INTERMEDIATE_AREA = 2
+INTERMEDIATE_MAX_EDGE = 16383
+# The placeholder's input: the intermediate box-averaged to fit this square. ThumbHash keeps
+# at most 7 cosines a side, so 32 px give the hash of a 100 px input (the reference's limit)
+# to within one step of one coefficient, in an eighth of the time (docs/PERFORMANCE.md).
+PLACEHOLDER_EDGE = 32
+
+# An on-demand render decodes a JPEG (an intermediate) at a DCT scale that leaves Lanczos at
+# least this factor, as the box reduction does (REDUCING_GAP). The ladder's widths are 1/2, 1/4
+# and 1/8 of 2560: decoded at exactly that scale, the scaled IDCT alone would do the resample,
+# and costs 0.005-0.011 SSIM once encoded (docs/PERFORMANCE.md).
+RENDER_DRAFT_MARGIN = REDUCING_GAP
+
+# On-demand encodings, by the `format` names a request uses, chosen by `make bench` (part
+# `derive`, docs/PERFORMANCE.md). AVIF and WebP are encoded at the quality that matches JPEG
+# q82's SSIM at the render's width, which falls as the width grows: (up to this width, value).
+RENDER_FORMATS = ("avif", "webp", "jpeg")
+AVIF_QUALITIES = ((400, 67), (800, 62), (INTERMEDIATE_MAX_EDGE, 60))
+WEBP_QUALITIES = ((400, 82), (800, 76), (INTERMEDIATE_MAX_EDGE, 70))
+# libaom's speed: up to 800 px, 8 saves 2-14% of the bytes over 9 for a few ms more; above,
+# nothing, for 2-4x the time. 10 encodes what 9 does (libaom's all-intra mode stops at 9).
+AVIF_SPEEDS = ((800, 8), (INTERMEDIATE_MAX_EDGE, 9))
+AVIF_THREADS = 1  # the render function has at most one vCPU: threads only add overhead
+RENDER_WEBP_METHOD = 4  # libwebp's default, as the variants: 2 takes half the time, 3-6% more bytes
+
+
+def _step(table: tuple[tuple[int, int], ...], width: int) -> int:
+    return next((value for limit, value in table if width <= limit), table[-1][1])
+
+
+def render_encoding(fmt: str, width: int) -> dict[str, int]:
+    """The encoder settings of an opaque render `width` pixels wide in `fmt`."""
+    if fmt == "avif":
+        return {
+            "quality": _step(AVIF_QUALITIES, width),
+            "speed": _step(AVIF_SPEEDS, width),
+            "max_threads": AVIF_THREADS,
+        }
+    if fmt == "webp":
+        return {"quality": _step(WEBP_QUALITIES, width), "method": RENDER_WEBP_METHOD}
+    return {"quality": JPEG_QUALITY, "optimize": True}
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Everything the worker makes from one decode of an original."""
+
+    probe: Probe
+    renditions: dict[str, Rendered]
+    intermediate: Rendered  # JPEG, or WebP with alpha where transparent
+    placeholder: str  # ThumbHash, base64
+
+
+@dataclass(frozen=True)
+class FromOriginal:
+    """A render made straight from an original (an image older than its intermediate), with
+    the intermediate and placeholder made from the same decode, to be kept for next time."""
+
+    render: Rendered
+    intermediate: Rendered
+    placeholder: str
+    probe: Probe
+
+
+def _intermediate_plan(width: int, height: int, swap: bool, largest_width: int) -> _Plan:
+    scale = min(
+        1.0,  # never enlarged
+        largest_width / (height if swap else width),
+        math.sqrt(INTERMEDIATE_AREA * largest_width**2 / (width * height)),
+        INTERMEDIATE_MAX_EDGE / max(width, height),
+    )
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return _Plan("intermediate", (0.0, 0.0, float(width), float(height)), size)
+
+
+def _width_plan(target: int, width: int, height: int, swap: bool) -> _Plan:
+    """The whole image scaled to `target` pixels wide as shown, never enlarged."""
+    scale = min(1.0, target / (height if swap else width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return _Plan(f"w{target}", (0.0, 0.0, float(width), float(height)), size)
+
+
+def _target_plan(target: int | Rendition, width: int, height: int, swap: bool) -> _Plan:
+    if isinstance(target, Rendition):
+        return _plan(target, width, height, swap)
+    return _width_plan(target, width, height, swap)
+
+
+def _check_request(target: int | Rendition, fmt: str) -> None:
+    """A caller's mistake, refused before any decoding (where a ValueError means bad input)."""
+    if fmt not in RENDER_FORMATS:
+        raise ValueError(f"format {fmt!r} is not one of {', '.join(RENDER_FORMATS)}")
+    if not isinstance(target, Rendition) and target < 1:
+        raise ValueError(f"width {target} is not a positive number of pixels")
+
+
+def _placeholder(source: _Pixels) -> str:
+    """The ThumbHash of `source`'s pixels (already small: the intermediate's)."""
+    width, height = source.image.size
+    scale = min(1.0, PLACEHOLDER_EDGE / max(width, height))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = source.finish(source.image.resize(size, Image.Resampling.BOX, reducing_gap=2.0))
+    rgba = small.convert("RGBA")
+    return thumbhash.encode_base64(rgba.width, rgba.height, rgba.tobytes())
+
+
+def _save(image: Image.Image, fmt: str, **params: Any) -> bytes:
+    out = BytesIO()
+    image.save(out, fmt, **params)
+    return out.getvalue()
+
+
+def _encode_intermediate(image: Image.Image) -> Rendered:
+    """From pixels only, as `_encode`: JPEG, or WebP with lossless alpha where transparent."""
+    clean = Image.frombytes(image.mode, image.size, image.tobytes())
+    if clean.mode == "RGBA":
+        body = _save(clean, "WEBP", quality=INTERMEDIATE_QUALITY, method=WEBP_METHOD)
+        return Rendered(body, WEBP.content_type, clean.width, clean.height)
+    # Baseline, not progressive: a progressive JPEG decodes slower, DCT-scaled or not.
+    body = _save(clean, "JPEG", quality=INTERMEDIATE_QUALITY, optimize=True)
+    return Rendered(body, JPEG.content_type, clean.width, clean.height)
+
+
+def _encode_as(image: Image.Image, fmt: str) -> Rendered:
+    """A render in the asked format: AVIF (alpha kept), WebP (alpha kept), or JPEG, which a
+    transparent image gets as WebP with alpha instead. From pixels only, deterministic."""
+    if fmt == "avif" or (fmt == "webp" and image.mode != "RGBA"):
+        clean = Image.frombytes(image.mode, image.size, image.tobytes())
+        body = _save(clean, fmt.upper(), **render_encoding(fmt, clean.width))
+        content_type = AVIF.content_type if fmt == "avif" else WEBP.content_type
+        return Rendered(body, content_type, clean.width, clean.height)
+    return _encode(image, webp=False)
+
+
+def derive(
+    data: bytes,
+    renditions: Iterable[Rendition],
+    *,
+    max_pixels: int,
+    largest_width: int,
+    webp: bool = False,
+) -> Derived:
+    """What `ingest` finds and makes, plus the intermediate and the placeholder, all from one
+    decode: the worker's whole render of an original.
+
+    The intermediate is the image fit within `largest_width` (never enlarged), upright, sRGB,
+    without metadata. The renditions are made from its pixels (before encoding) when it has
+    the resolution each needs, which is cheaper than the decode's; otherwise from the decode.
+    """
+    renditions = list(renditions)
+
+    def plans_for(width: int, height: int, swap: bool) -> list[_Plan]:
+        return [
+            _intermediate_plan(width, height, swap, largest_width),
+            *(_plan(r, width, height, swap) for r in renditions),
+        ]
+
+    source, (whole, *plans) = _decode(data, max_pixels, plans_for)
+    middle = source.resampled(source.resample(whole), whole.crop[2] / whole.size[0])
+    # A rendition box larger than the intermediate (up to 4096 px) is made from the decode.
+    base = middle if not plans or _shrink_factor(plans) * 1.01 >= middle.factor else source
+    return Derived(
+        probe=source.probe,
+        renditions={plan.name: _encode(base.render(plan), webp=webp) for plan in plans},
+        intermediate=_encode_intermediate(middle.finish(middle.image)),
+        placeholder=_placeholder(middle),
+    )
+
+
+def render_width(data: bytes, width: int, fmt: str, *, max_pixels: int) -> Rendered:
+    """`data` (an intermediate, or any original) scaled to fit `width` pixels wide as shown,
+    never enlarged, in `fmt` (one of RENDER_FORMATS). A JPEG is decoded at the smallest DCT
+    scale (1/2, 1/4, 1/8) that leaves at least `width`; the same safety rules, resampling and
+    colour handling as every rendition."""
+    return _render(data, width, fmt, max_pixels)
+
+
+def render_rendition(data: bytes, rendition: Rendition, fmt: str, *, max_pixels: int) -> Rendered:
+    """A rendition (box and fit) rendered on demand from `data` (an intermediate, or any
+    original) in `fmt`: for renditions added to the stage after an image was made."""
+    return _render(data, rendition, fmt, max_pixels)
+
+
+def _render(data: bytes, target: int | Rendition, fmt: str, max_pixels: int) -> Rendered:
+    _check_request(target, fmt)
+    source, (plan,) = _decode(
+        data,
+        max_pixels,
+        lambda w, h, swap: [_target_plan(target, w, h, swap)],
+        margin=RENDER_DRAFT_MARGIN,
+    )
+    return _encode_as(source.render(plan), fmt)
+
+
+def render_from_original(
+    data: bytes, target: int | Rendition, fmt: str, *, max_pixels: int, largest_width: int
+) -> FromOriginal:
+    """A width or rendition for an image that has no intermediate yet, from one decode of its
+    original (the pixel limit and every safety rule as at ingest), together with that
+    intermediate and the placeholder. The render is made from the intermediate's pixels, so
+    it is the one a later request would get from the stored intermediate."""
+    _check_request(target, fmt)
+    source, (whole,) = _decode(
+        data, max_pixels, lambda w, h, swap: [_intermediate_plan(w, h, swap, largest_width)]
+    )
+    middle = source.resampled(source.resample(whole), 1.0)  # plans in its own pixels
+    width, height = middle.image.size
+    plan = _target_plan(target, width, height, source.orientation in SWAPS_AXES)
+    return FromOriginal(
+        render=_encode_as(middle.render(plan), fmt),
+        intermediate=_encode_intermediate(middle.finish(middle.image)),
+        placeholder=_placeholder(middle),
+        probe=source.probe,
+    )
