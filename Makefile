@@ -19,6 +19,9 @@ MACHINE_NODE_MAJOR := $(shell for n in $$(type -ap node); do \
 	"$$n" -p 'process.versions.node.split(".")[0]'; break; done 2>/dev/null)
 NPM_CI_FLAGS := $(if $(shell [ "$(MACHINE_NODE_MAJOR)" -ge 22 ] 2>/dev/null && echo ok),--omit=optional,)
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+# Bytecode caches on, whatever the shell says: each test run would otherwise compile every
+# project module and rewrite every test module's asserts again, in each test process.
+unexport PYTHONDONTWRITEBYTECODE
 # No telemetry prompt or notices from the CLI, no upgrade nag from pip.
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -30,7 +33,7 @@ CDK := node_modules/.bin/cdk
 help:
 	@echo "make local            run the whole service on http://127.0.0.1:$(PORT) (no AWS, no Docker)"
 	@echo "make test             run every test (installs Debian's chromium for the browser tests if it can)"
-	@echo "make test-fast        every test that starts no local runner, CDK CLI, checkov or layer build (< 1 min, 2 processes)"
+	@echo "make test-fast        the tests that start no runner, browser, CDK CLI, checkov, cfn-lint or layer build (< 1 min)"
 	@echo "make test-stress      the runner, browser and load tests, 5 rounds with every core kept busy"
 	@echo "make lint             ruff, mypy, and checkov over both stages' templates"
 	@echo "make synth            synthesize both stages into cdk.out/"
@@ -83,7 +86,7 @@ test: setup browser
 
 .PHONY: test-fast
 test-fast: setup
-	$(PY) -m pytest -m "not slow" -n 2 --dist loadfile
+	TESTS_FAST=1 $(PY) -m pytest -m "not slow" -n 2 --dist loadfile
 
 # The tests that wait on the runner, the browser or the load test, five rounds in a row with
 # every core kept busy by a spinning process (tests/stress.py). ROUNDS=1 for a quick look.

@@ -3,6 +3,7 @@ and no local runner outside the tests marked `slow` (`make test-fast` leaves tho
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,3 +47,43 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         )
     else:
         os.environ.pop(harness.REFUSE_ENV, None)
+
+
+# The test modules that synthesize the app run in one xdist worker: each process that
+# synthesizes pays jsii's start and its first synth, several seconds. Every other module goes
+# to whichever worker is free, whole, as with `--dist loadfile`. (xdist's own `loadgroup` does
+# not group under pytest 9.) tests/test_suite.py checks this list against what the modules do.
+SYNTHESIZING = (
+    "tests/infra/test_accounts.py",
+    "tests/infra/test_checkov.py",
+    "tests/infra/test_compliance.py",
+    "tests/infra/test_contract.py",
+    "tests/infra/test_delivery.py",
+    "tests/infra/test_monitoring.py",
+    "tests/infra/test_settings.py",
+    "tests/infra/test_site.py",
+    "tests/infra/test_snapshot.py",
+    "tests/infra/test_template.py",
+    "tests/test_docs.py",
+    "tests/local_runner/test_apigw.py",
+    "tests/local_runner/test_site.py",
+    "tests/local_runner/test_template.py",
+)
+
+
+def synthesizing_scope(nodeid: str) -> str:
+    """The scope a test is scheduled with: `synth` for those modules, else its file."""
+    path = nodeid.split("::", 1)[0]
+    return "synth" if path in SYNTHESIZING else path
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SynthesizingTogether(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return synthesizing_scope(nodeid)
+
+    return SynthesizingTogether(config, log)

@@ -17,6 +17,7 @@ from image_service.errors import InvalidImage, UnsupportedMediaType
 
 from samples import heif as heif_samples
 from samples import images
+from tests.depth import examples
 
 SEEDS = {
     "heic": heif_samples.heic(images.photo(96, 64)),
@@ -66,7 +67,7 @@ def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
 
 
 @settings(
-    max_examples=1000,
+    max_examples=examples(1000),
     deadline=None,
     derandomize=True,
     database=None,

@@ -19,6 +19,7 @@ from image_service import names
 from PIL import Image
 
 from local_runner.harness import object_keys
+from tests.depth import examples
 from tests.functions.conftest import (
     BUCKET,
     MAX_IMAGE_PIXELS,
@@ -90,7 +91,7 @@ def clear(aws: Aws) -> None:
 
 
 @settings(
-    max_examples=150,
+    max_examples=examples(150),
     deadline=None,
     derandomize=True,
     database=None,

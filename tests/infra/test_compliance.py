@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint
@@ -42,6 +43,7 @@ def test_every_acknowledgement_gives_a_specific_reason(
         assert len(reason) >= 40, f"{finding}: {reason!r}"
 
 
+@pytest.mark.slow  # cfn-lint loads its schemas: seconds, for make test, not the fast loop
 def test_cfn_lint_finds_no_error(templates: dict[str, Template]) -> None:
     config = ManualArgs(regions=["us-east-1"])
     for stage, template in templates.items():

@@ -445,9 +445,13 @@ def test_the_waf_holds_each_ip_to_fewer_tickets_than_other_requests() -> None:
     assert len(set(priorities)) == len(priorities)
 
 
-def test_every_option_on_is_still_clean_for_cdk_nag_and_cfn_lint() -> None:
+def test_every_option_on_is_still_clean_for_cdk_nag() -> None:
     report = AwsSolutionsChecks().validate_scope(everything_on_stack())
     assert report.success, [v.rule_name for v in report.violations]
+
+
+@pytest.mark.slow  # cfn-lint loads its schemas: seconds, for make test, not the fast loop
+def test_every_option_on_is_still_clean_for_cfn_lint() -> None:
     matches = lint(
         json.dumps(template_json(everything_on())), config=ManualArgs(regions=["us-east-1"])
     )
