@@ -53,7 +53,6 @@ def test_the_derive_part_times_renders_workers_and_placeholders(small_photo: Pat
 
 @pytest.mark.slow  # 10 s of encoder searches at equal SSIM: for make test, not the fast loop
 def test_the_derive_part_matches_encoders_and_writes_its_tables(small_photo: Path) -> None:
-    pytest.importorskip("numpy", reason="SSIM needs numpy, which only make bench installs")
     engine = cases.engine_module()
     result = {
         "renders": derive.renders(small_photo, 1),
